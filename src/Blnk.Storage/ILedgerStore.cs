@@ -1,0 +1,106 @@
+using Blnk.Core.Balances;
+using Blnk.Core.Ledgers;
+using Blnk.Core.Transactions;
+
+namespace Blnk.Storage;
+
+/// <summary>How a balance insert ended: the database decides uniqueness and references.</summary>
+public enum BalanceInsertOutcome
+{
+    Inserted,
+    DuplicateIndicator,
+
+    /// <summary>The ledger or the identity does not exist (Blnk answers both with "Invalid ledger ID").</summary>
+    UnknownLedgerOrIdentity,
+}
+
+/// <summary>Sums of the precise amounts still waiting in the queue for one balance.</summary>
+public readonly record struct QueuedAmounts(System.Numerics.BigInteger Debit, System.Numerics.BigInteger Credit);
+
+/// <summary>A queued or scheduled transaction waiting to be applied no earlier than <see cref="AvailableAt"/>.</summary>
+public readonly record struct QueueEntry(string TransactionId, DateTime AvailableAt);
+
+/// <summary>
+/// The one storage port. Two implementations (SQLite, PostgreSQL) pass the same conformance suite.
+/// Reads go straight to the database; every change to money goes through <see cref="BeginWriteBatchAsync"/>.
+/// </summary>
+public interface ILedgerStore : IAsyncDisposable
+{
+    /// <summary>"sqlite" or "postgres".</summary>
+    string Dialect { get; }
+
+    Task MigrateAsync(CancellationToken cancellationToken);
+
+    Task<bool> PingAsync(CancellationToken cancellationToken);
+
+    Task InsertLedgerAsync(Ledger ledger, CancellationToken cancellationToken);
+
+    Task<Ledger?> GetLedgerAsync(string ledgerId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<Ledger>> ListLedgersAsync(int limit, int offset, CancellationToken cancellationToken);
+
+    Task<bool> RenameLedgerAsync(string ledgerId, string name, CancellationToken cancellationToken);
+
+    Task<BalanceInsertOutcome> InsertBalanceAsync(Balance balance, CancellationToken cancellationToken);
+
+    Task<Balance?> GetBalanceAsync(string balanceId, CancellationToken cancellationToken);
+
+    Task<Balance?> GetBalanceByIndicatorAsync(string indicator, string currency, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<Balance>> ListBalancesAsync(int limit, int offset, CancellationToken cancellationToken);
+
+    /// <summary>The id of the General Ledger balance for (indicator, currency), created if missing; race-safe.</summary>
+    Task<string> EnsureIndicatorBalanceAsync(string indicator, string currency, string newBalanceId, DateTime now,
+        CancellationToken cancellationToken);
+
+    Task<QueuedAmounts> GetQueuedAmountsAsync(string balanceId, CancellationToken cancellationToken);
+
+    Task<TransactionRecord?> GetTransactionAsync(string transactionId, CancellationToken cancellationToken);
+
+    Task<TransactionRecord?> GetTransactionByReferenceAsync(string reference, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TransactionRecord>> ListTransactionsAsync(int limit, int offset,
+        CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Leases up to <paramref name="max"/> due queue entries (oldest first) so that no other process
+    /// picks them until <paramref name="leaseUntil"/>, and returns their transactions in queue order.
+    /// </summary>
+    Task<IReadOnlyList<TransactionRecord>> ClaimQueuedAsync(int max, DateTime now, DateTime leaseUntil,
+        CancellationToken cancellationToken);
+
+    /// <summary>Opens one database transaction for a batch of balance changes.</summary>
+    Task<IWriteBatch> BeginWriteBatchAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// True when a failed batch may simply be run again: a deadlock, a serialization failure, or a
+    /// reference that another process inserted after this batch checked for it.
+    /// </summary>
+    bool IsRetryableConflict(Exception exception);
+}
+
+/// <summary>
+/// One database transaction of the batching writer. Balances are locked (PostgreSQL: row locks in
+/// id order; SQLite: the database write lock), changes are buffered, and nothing is visible to
+/// anyone until <see cref="CommitAsync"/> returns.
+/// </summary>
+public interface IWriteBatch : IAsyncDisposable
+{
+    Task<Dictionary<string, Balance>> LockBalancesAsync(IReadOnlyCollection<string> balanceIds,
+        CancellationToken cancellationToken);
+
+    Task<HashSet<string>> FindExistingReferencesAsync(IReadOnlyCollection<string> references,
+        CancellationToken cancellationToken);
+
+    /// <summary>Removes queue entries and returns the ids that were still queued (each is applied once).</summary>
+    Task<HashSet<string>> TakeQueueEntriesAsync(IReadOnlyCollection<string> transactionIds,
+        CancellationToken cancellationToken);
+
+    Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken);
+
+    Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken);
+
+    Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken);
+
+    Task CommitAsync(CancellationToken cancellationToken);
+}

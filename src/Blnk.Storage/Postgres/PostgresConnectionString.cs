@@ -1,0 +1,54 @@
+using Npgsql;
+
+namespace Blnk.Storage.Postgres;
+
+/// <summary>Turns Blnk's <c>postgres://user:pass@host:port/db?sslmode=disable</c> into an Npgsql connection string.</summary>
+public static class PostgresConnectionString
+{
+    /// <exception cref="ArgumentException">Not a PostgreSQL URL nor an Npgsql connection string.</exception>
+    public static string Parse(string dns)
+    {
+        if (!dns.Contains("://", StringComparison.Ordinal))
+        {
+            return WithSchema(new NpgsqlConnectionStringBuilder(dns));
+        }
+        if (!Uri.TryCreate(dns, UriKind.Absolute, out var uri) || uri.Scheme is not ("postgres" or "postgresql"))
+        {
+            throw new ArgumentException($"unsupported data source '{Redact(dns)}': use postgres://user:password@host:port/db");
+        }
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = uri.Host,
+            Port = uri.IsDefaultPort || uri.Port <= 0 ? 5432 : uri.Port,
+            Database = uri.AbsolutePath.TrimStart('/'),
+        };
+        var credentials = uri.UserInfo.Split(':', 2);
+        builder.Username = Uri.UnescapeDataString(credentials[0]);
+        if (credentials.Length > 1)
+        {
+            builder.Password = Uri.UnescapeDataString(credentials[1]);
+        }
+        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = pair.Split('=', 2);
+            if (parts[0] == "sslmode" && parts.Length == 2)
+            {
+                builder.SslMode = Enum.Parse<SslMode>(parts[1].Replace("-", "", StringComparison.Ordinal), true);
+            }
+        }
+        return WithSchema(builder);
+    }
+
+    private static string WithSchema(NpgsqlConnectionStringBuilder builder)
+    {
+        builder.SearchPath = PostgresDialect.SchemaName;
+        builder.MaxPoolSize = Math.Max(builder.MaxPoolSize, 50);
+        return builder.ToString();
+    }
+
+    private static string Redact(string dns)
+    {
+        var at = dns.IndexOf('@', StringComparison.Ordinal);
+        return at < 0 ? dns : "…" + dns[at..];
+    }
+}

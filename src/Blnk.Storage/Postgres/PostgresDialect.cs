@@ -1,0 +1,114 @@
+using System.Data;
+using System.Data.Common;
+using System.Numerics;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Blnk.Storage.Postgres;
+
+/// <summary>
+/// PostgreSQL, for production and for several server processes on one database: balances of a
+/// batch are row-locked in id order, queue entries are claimed with <c>FOR UPDATE SKIP LOCKED</c>.
+/// Tables live in the schema <c>blnk</c>.
+/// </summary>
+public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
+{
+    public const string SchemaName = "blnk";
+
+    /// <summary>Any constant: the key of the advisory lock that serialises migrations across processes.</summary>
+    internal const long MigrationLockKey = 0x626c6e6b;
+
+    public override string Name => "postgres";
+
+    public NpgsqlDataSource DataSource => dataSource;
+
+    public override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+        await dataSource.OpenConnectionAsync(cancellationToken);
+
+    public override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection,
+        CancellationToken cancellationToken) =>
+        await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+
+    public override void AddAmount(DbCommand command, string name, BigInteger value) =>
+        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Numeric) { Value = value });
+
+    public override BigInteger ReadAmount(DbDataReader reader, int ordinal) =>
+        reader.GetFieldValue<BigInteger>(ordinal);
+
+    public override void AddTime(DbCommand command, string name, DateTime? value) =>
+        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.TimestampTz)
+        {
+            Value = value is null ? DBNull.Value : DateTime.SpecifyKind(value.Value.ToUniversalTime(), DateTimeKind.Utc),
+        });
+
+    public override DateTime? ReadTime(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : DateTime.SpecifyKind(reader.GetFieldValue<DateTime>(ordinal), DateTimeKind.Utc);
+
+    public override void AddJson(DbCommand command, string name, string? value) =>
+        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Jsonb) { Value = (object?)value ?? DBNull.Value });
+
+    public override string AddInList(DbCommand command, string name, IReadOnlyCollection<string> values)
+    {
+        command.Parameters.Add(new NpgsqlParameter<string[]>(name, [.. values]));
+        return $"= ANY(@{name})";
+    }
+
+    public override string LockRowsClause => "FOR UPDATE";
+
+    public override string ClaimQueueSql =>
+        "UPDATE transaction_queue q SET lease_until = @lease FROM (SELECT transaction_id FROM transaction_queue " +
+        "WHERE available_at <= @now AND lease_until <= @now ORDER BY seq LIMIT @max FOR UPDATE SKIP LOCKED) c " +
+        "WHERE q.transaction_id = c.transaction_id RETURNING q.transaction_id, q.seq";
+
+    public override async Task LockForMigrationAsync(DbConnection connection, DbTransaction dbTransaction,
+        CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = dbTransaction;
+        command.CommandText = $"SELECT pg_advisory_xact_lock({MigrationLockKey})";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public override async Task ExecuteManyAsync<T>(DbConnection connection, DbTransaction dbTransaction, string sql,
+        IReadOnlyCollection<T> items, Action<DbCommand, T> bind, CancellationToken cancellationToken)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+        // One round trip for the whole batch; each statement keeps its own parameters.
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction)dbTransaction);
+        await using var binder = new NpgsqlCommand();
+        foreach (var item in items)
+        {
+            binder.Parameters.Clear();
+            bind(binder, item);
+            var statement = new NpgsqlBatchCommand(sql);
+            foreach (var parameter in binder.Parameters.ToArray())
+            {
+                binder.Parameters.Remove(parameter);
+                statement.Parameters.Add(parameter);
+            }
+            batch.BatchCommands.Add(statement);
+        }
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public override bool IsUniqueViolation(DbException exception, out string constraint)
+    {
+        constraint = (exception as PostgresException)?.ConstraintName ?? "";
+        return exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+    }
+
+    public override bool IsForeignKeyViolation(DbException exception) =>
+        exception is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation };
+
+    public override bool IsRetryableConflict(Exception exception) => exception switch
+    {
+        PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected
+            or PostgresErrorCodes.LockNotAvailable } => true,
+        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "transactions_reference_key" }
+            => true,
+        _ => false,
+    };
+}

@@ -1,0 +1,71 @@
+using System.Data.Common;
+using System.Numerics;
+
+namespace Blnk.Storage;
+
+/// <summary>
+/// What differs between the two databases: how values are written and read, how a write
+/// transaction starts, and the few statements whose SQL is not shared.
+/// </summary>
+public abstract class SqlDialect
+{
+    public abstract string Name { get; }
+
+    public abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>Starts the write transaction of a batch (SQLite: BEGIN IMMEDIATE).</summary>
+    public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection,
+        CancellationToken cancellationToken);
+
+    public abstract void AddAmount(DbCommand command, string name, BigInteger value);
+
+    public abstract BigInteger ReadAmount(DbDataReader reader, int ordinal);
+
+    public abstract void AddTime(DbCommand command, string name, DateTime? value);
+
+    public abstract DateTime? ReadTime(DbDataReader reader, int ordinal);
+
+    public abstract void AddJson(DbCommand command, string name, string? value);
+
+    /// <summary>Binds a list of strings and returns the SQL that tests membership ("= ANY(@p)" or "IN (…)").</summary>
+    public abstract string AddInList(DbCommand command, string name, IReadOnlyCollection<string> values);
+
+    /// <summary>Appended to the balance load of a batch: row locks on PostgreSQL, nothing on SQLite.</summary>
+    public abstract string LockRowsClause { get; }
+
+    /// <summary>The statement that leases due queue entries and returns (transaction_id, seq).</summary>
+    public abstract string ClaimQueueSql { get; }
+
+    /// <summary>Serialises migrations between processes that start at once.</summary>
+    public abstract Task LockForMigrationAsync(DbConnection connection, DbTransaction dbTransaction,
+        CancellationToken cancellationToken);
+
+    public abstract bool IsUniqueViolation(DbException exception, out string constraint);
+
+    public abstract bool IsForeignKeyViolation(DbException exception);
+
+    public abstract bool IsRetryableConflict(Exception exception);
+
+    /// <summary>Runs one statement once per item inside the batch's database transaction.</summary>
+    public virtual async Task ExecuteManyAsync<T>(DbConnection connection, DbTransaction dbTransaction, string sql,
+        IReadOnlyCollection<T> items, Action<DbCommand, T> bind, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = dbTransaction;
+        command.CommandText = sql;
+        foreach (var item in items)
+        {
+            command.Parameters.Clear();
+            bind(command, item);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    public static void Add(DbCommand command, string name, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+    }
+}

@@ -1,0 +1,365 @@
+using System.Data.Common;
+using System.Numerics;
+using Blnk.Core.Balances;
+using Blnk.Core.Ledgers;
+using Blnk.Core.Transactions;
+
+namespace Blnk.Storage;
+
+/// <summary>
+/// The storage port in hand-written SQL shared by both dialects; <see cref="SqlDialect"/> supplies
+/// the parts that differ.
+/// </summary>
+public class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
+{
+    internal const string BalanceColumns = "balance_id, ledger_id, currency, indicator, identity_id, created_at, " +
+        "meta_data, track_fund_lineage, allocation_strategy, version, credit_balance, debit_balance, " +
+        "inflight_credit_balance, inflight_debit_balance";
+
+    internal const string TransactionColumns = "transaction_id, parent_transaction, source, destination, reference, " +
+        "currency, description, status, hash, precise_amount, precision, overdraft_limit, allow_overdraft, " +
+        "inflight, skip_queue, atomic, created_at, effective_date, scheduled_for, inflight_expiry_date, " +
+        "inflight_commit_date, meta_data";
+
+    private const string LedgerColumns = "ledger_id, name, created_at, meta_data";
+
+    public string Dialect => dialect.Name;
+
+    internal SqlDialect SqlDialect => dialect;
+
+    public virtual Task MigrateAsync(CancellationToken cancellationToken) => Migrator.MigrateAsync(dialect, cancellationToken);
+
+    public async Task<bool> PingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await dialect.OpenAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT 1";
+            await command.ExecuteScalarAsync(cancellationToken);
+            return true;
+        }
+        catch (DbException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    public async Task InsertLedgerAsync(Ledger ledger, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"INSERT INTO ledgers ({LedgerColumns}) VALUES (@id, @name, @created, @meta)";
+        SqlDialect.Add(command, "id", ledger.LedgerId);
+        SqlDialect.Add(command, "name", ledger.Name);
+        dialect.AddTime(command, "created", ledger.CreatedAt);
+        dialect.AddJson(command, "meta", ledger.MetaDataJson);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<Ledger?> GetLedgerAsync(string ledgerId, CancellationToken cancellationToken)
+    {
+        var ledgers = await QueryAsync($"SELECT {LedgerColumns} FROM ledgers WHERE ledger_id = @id",
+            command => SqlDialect.Add(command, "id", ledgerId), ReadLedger, cancellationToken);
+        return ledgers.Count > 0 ? ledgers[0] : null;
+    }
+
+    public Task<IReadOnlyList<Ledger>> ListLedgersAsync(int limit, int offset, CancellationToken cancellationToken) =>
+        QueryAsync($"SELECT {LedgerColumns} FROM ledgers ORDER BY created_at DESC, ledger_id LIMIT @limit OFFSET @offset",
+            command => AddPage(command, limit, offset), ReadLedger, cancellationToken);
+
+    public async Task<bool> RenameLedgerAsync(string ledgerId, string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE ledgers SET name = @name WHERE ledger_id = @id";
+        SqlDialect.Add(command, "id", ledgerId);
+        SqlDialect.Add(command, "name", name);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<BalanceInsertOutcome> InsertBalanceAsync(Balance balance, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO balances (balance_id, ledger_id, currency, indicator, identity_id, " +
+            "created_at, meta_data, track_fund_lineage, allocation_strategy, version) " +
+            "VALUES (@id, @ledger, @currency, @indicator, @identity, @created, @meta, @lineage, @strategy, @version)";
+        SqlDialect.Add(command, "id", balance.BalanceId);
+        SqlDialect.Add(command, "ledger", balance.LedgerId);
+        SqlDialect.Add(command, "currency", balance.Currency);
+        SqlDialect.Add(command, "indicator", balance.Indicator);
+        SqlDialect.Add(command, "identity", balance.IdentityId);
+        dialect.AddTime(command, "created", balance.CreatedAt);
+        dialect.AddJson(command, "meta", balance.MetaDataJson);
+        SqlDialect.Add(command, "lineage", balance.TrackFundLineage);
+        SqlDialect.Add(command, "strategy", balance.AllocationStrategy);
+        SqlDialect.Add(command, "version", balance.Version);
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return BalanceInsertOutcome.Inserted;
+        }
+        catch (DbException exception) when (dialect.IsUniqueViolation(exception, out _))
+        {
+            return BalanceInsertOutcome.DuplicateIndicator;
+        }
+        catch (DbException exception) when (dialect.IsForeignKeyViolation(exception))
+        {
+            return BalanceInsertOutcome.UnknownLedgerOrIdentity;
+        }
+    }
+
+    public async Task<Balance?> GetBalanceAsync(string balanceId, CancellationToken cancellationToken)
+    {
+        var balances = await QueryAsync($"SELECT {BalanceColumns} FROM balances WHERE balance_id = @id",
+            command => SqlDialect.Add(command, "id", balanceId), ReadBalance, cancellationToken);
+        return balances.Count > 0 ? balances[0] : null;
+    }
+
+    public async Task<Balance?> GetBalanceByIndicatorAsync(string indicator, string currency,
+        CancellationToken cancellationToken)
+    {
+        var balances = await QueryAsync(
+            $"SELECT {BalanceColumns} FROM balances WHERE indicator = @indicator AND currency = @currency",
+            command =>
+            {
+                SqlDialect.Add(command, "indicator", indicator);
+                SqlDialect.Add(command, "currency", currency);
+            }, ReadBalance, cancellationToken);
+        return balances.Count > 0 ? balances[0] : null;
+    }
+
+    public Task<IReadOnlyList<Balance>> ListBalancesAsync(int limit, int offset, CancellationToken cancellationToken) =>
+        QueryAsync($"SELECT {BalanceColumns} FROM balances ORDER BY created_at DESC, balance_id " +
+            "LIMIT @limit OFFSET @offset", command => AddPage(command, limit, offset), ReadBalance, cancellationToken);
+
+    public async Task<string> EnsureIndicatorBalanceAsync(string indicator, string currency, string newBalanceId,
+        DateTime now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO balances (balance_id, ledger_id, currency, indicator, created_at, meta_data) " +
+            "VALUES (@id, @ledger, @currency, @indicator, @created, @meta) ON CONFLICT (indicator, currency) DO NOTHING;" +
+            "SELECT balance_id FROM balances WHERE indicator = @indicator AND currency = @currency";
+        SqlDialect.Add(command, "id", newBalanceId);
+        SqlDialect.Add(command, "ledger", Ledger.GeneralLedgerId);
+        SqlDialect.Add(command, "currency", currency);
+        SqlDialect.Add(command, "indicator", indicator);
+        dialect.AddTime(command, "created", now);
+        dialect.AddJson(command, "meta", null);
+        var balanceId = await command.ExecuteScalarAsync(cancellationToken) as string;
+        Core.Invariant.Assert(balanceId is not null);
+        return balanceId!;
+    }
+
+    public async Task<QueuedAmounts> GetQueuedAmountsAsync(string balanceId, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(
+            "SELECT t.source, t.destination, t.precise_amount FROM transaction_queue q " +
+            "JOIN transactions t ON t.transaction_id = q.transaction_id WHERE t.source = @id OR t.destination = @id",
+            command => SqlDialect.Add(command, "id", balanceId),
+            reader => (Source: reader.GetString(0), Destination: reader.GetString(1),
+                Amount: dialect.ReadAmount(reader, 2)),
+            cancellationToken);
+        var debit = BigInteger.Zero;
+        var credit = BigInteger.Zero;
+        foreach (var row in rows)
+        {
+            if (row.Source == balanceId)
+            {
+                debit += row.Amount;
+            }
+            else
+            {
+                credit += row.Amount;
+            }
+        }
+        return new QueuedAmounts(debit, credit);
+    }
+
+    public async Task<TransactionRecord?> GetTransactionAsync(string transactionId,
+        CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync($"SELECT {TransactionColumns} FROM transactions WHERE transaction_id = @id",
+            command => SqlDialect.Add(command, "id", transactionId), ReadTransaction, cancellationToken);
+        return rows.Count > 0 ? rows[0] : null;
+    }
+
+    public async Task<TransactionRecord?> GetTransactionByReferenceAsync(string reference,
+        CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync($"SELECT {TransactionColumns} FROM transactions WHERE reference = @reference",
+            command => SqlDialect.Add(command, "reference", reference), ReadTransaction, cancellationToken);
+        return rows.Count > 0 ? rows[0] : null;
+    }
+
+    public Task<IReadOnlyList<TransactionRecord>> ListTransactionsAsync(int limit, int offset,
+        CancellationToken cancellationToken) =>
+        QueryAsync($"SELECT {TransactionColumns} FROM transactions ORDER BY seq DESC LIMIT @limit OFFSET @offset",
+            command => AddPage(command, limit, offset), ReadTransaction, cancellationToken);
+
+    public async Task<IReadOnlyList<TransactionRecord>> ClaimQueuedAsync(int max, DateTime now, DateTime leaseUntil,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
+        var claimed = new Dictionary<string, long>();
+        await using (var claim = connection.CreateCommand())
+        {
+            claim.Transaction = dbTransaction;
+            claim.CommandText = dialect.ClaimQueueSql;
+            dialect.AddTime(claim, "now", now);
+            dialect.AddTime(claim, "lease", leaseUntil);
+            SqlDialect.Add(claim, "max", max);
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                claimed[reader.GetString(0)] = reader.GetInt64(1);
+            }
+        }
+        if (claimed.Count == 0)
+        {
+            await dbTransaction.CommitAsync(cancellationToken);
+            return [];
+        }
+        var rows = new List<TransactionRecord>();
+        await using (var load = connection.CreateCommand())
+        {
+            load.Transaction = dbTransaction;
+            var membership = dialect.AddInList(load, "ids", claimed.Keys);
+            load.CommandText = $"SELECT {TransactionColumns} FROM transactions WHERE transaction_id {membership}";
+            await using var reader = await load.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows.Add(ReadTransaction(reader));
+            }
+        }
+        await dbTransaction.CommitAsync(cancellationToken);
+        return [.. rows.OrderBy(row => claimed[row.TransactionId])];
+    }
+
+    public virtual async Task<IWriteBatch> BeginWriteBatchAsync(CancellationToken cancellationToken)
+    {
+        var connection = await dialect.OpenAsync(cancellationToken);
+        try
+        {
+            var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
+            return new SqlWriteBatch(this, connection, dbTransaction);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    public bool IsRetryableConflict(Exception exception) => dialect.IsRetryableConflict(exception);
+
+    public virtual ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+
+    internal Balance ReadBalance(DbDataReader reader) => new()
+    {
+        BalanceId = reader.GetString(0),
+        LedgerId = reader.GetString(1),
+        Currency = reader.GetString(2),
+        Indicator = reader.IsDBNull(3) ? null : reader.GetString(3),
+        IdentityId = reader.IsDBNull(4) ? null : reader.GetString(4),
+        CreatedAt = dialect.ReadTime(reader, 5)!.Value,
+        MetaDataJson = reader.IsDBNull(6) ? null : reader.GetString(6),
+        TrackFundLineage = reader.GetBoolean(7),
+        AllocationStrategy = reader.GetString(8),
+        Version = reader.GetInt64(9),
+        Amounts = new BalanceAmounts(dialect.ReadAmount(reader, 10), dialect.ReadAmount(reader, 11),
+            dialect.ReadAmount(reader, 12), dialect.ReadAmount(reader, 13)),
+    };
+
+    internal TransactionRecord ReadTransaction(DbDataReader reader) => new()
+    {
+        TransactionId = reader.GetString(0),
+        ParentTransaction = reader.GetString(1),
+        Source = reader.GetString(2),
+        Destination = reader.GetString(3),
+        Reference = reader.GetString(4),
+        Currency = reader.GetString(5),
+        Description = reader.GetString(6),
+        Status = reader.GetString(7),
+        Hash = reader.GetString(8),
+        PreciseAmount = dialect.ReadAmount(reader, 9),
+        Precision = dialect.ReadAmount(reader, 10),
+        OverdraftLimit = reader.GetDouble(11),
+        AllowOverdraft = reader.GetBoolean(12),
+        Inflight = reader.GetBoolean(13),
+        SkipQueue = reader.GetBoolean(14),
+        Atomic = reader.GetBoolean(15),
+        CreatedAt = dialect.ReadTime(reader, 16)!.Value,
+        EffectiveDate = dialect.ReadTime(reader, 17),
+        ScheduledFor = dialect.ReadTime(reader, 18),
+        InflightExpiryDate = dialect.ReadTime(reader, 19),
+        InflightCommitDate = dialect.ReadTime(reader, 20),
+        MetaDataJson = reader.IsDBNull(21) ? null : reader.GetString(21),
+    };
+
+    internal void AddTransactionParameters(DbCommand command, TransactionRecord row)
+    {
+        SqlDialect.Add(command, "id", row.TransactionId);
+        SqlDialect.Add(command, "parent", row.ParentTransaction);
+        SqlDialect.Add(command, "source", row.Source);
+        SqlDialect.Add(command, "destination", row.Destination);
+        SqlDialect.Add(command, "reference", row.Reference);
+        SqlDialect.Add(command, "currency", row.Currency);
+        SqlDialect.Add(command, "description", row.Description);
+        SqlDialect.Add(command, "status", row.Status);
+        SqlDialect.Add(command, "hash", row.Hash);
+        dialect.AddAmount(command, "amount", row.PreciseAmount);
+        dialect.AddAmount(command, "precision", row.Precision);
+        SqlDialect.Add(command, "overdraft", row.OverdraftLimit);
+        SqlDialect.Add(command, "allow", row.AllowOverdraft);
+        SqlDialect.Add(command, "inflight", row.Inflight);
+        SqlDialect.Add(command, "skip", row.SkipQueue);
+        SqlDialect.Add(command, "atomic", row.Atomic);
+        dialect.AddTime(command, "created", row.CreatedAt);
+        dialect.AddTime(command, "effective", row.EffectiveDate);
+        dialect.AddTime(command, "scheduled", row.ScheduledFor);
+        dialect.AddTime(command, "expiry", row.InflightExpiryDate);
+        dialect.AddTime(command, "commit", row.InflightCommitDate);
+        dialect.AddJson(command, "meta", row.MetaDataJson);
+    }
+
+    internal const string InsertTransactionSql = $"INSERT INTO transactions ({TransactionColumns}) VALUES (@id, " +
+        "@parent, @source, @destination, @reference, @currency, @description, @status, @hash, @amount, @precision, " +
+        "@overdraft, @allow, @inflight, @skip, @atomic, @created, @effective, @scheduled, @expiry, @commit, @meta)";
+
+    private Ledger ReadLedger(DbDataReader reader) => new(reader.GetString(0), reader.GetString(1),
+        dialect.ReadTime(reader, 2)!.Value, reader.IsDBNull(3) ? null : reader.GetString(3));
+
+    private static void AddPage(DbCommand command, int limit, int offset)
+    {
+        SqlDialect.Add(command, "limit", limit);
+        SqlDialect.Add(command, "offset", offset);
+    }
+
+    private async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, Action<DbCommand> bind, Func<DbDataReader, T> read,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        bind(command);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(read(reader));
+        }
+        return rows;
+    }
+}

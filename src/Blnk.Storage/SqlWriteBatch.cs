@@ -1,0 +1,123 @@
+using System.Data.Common;
+using Blnk.Core;
+using Blnk.Core.Balances;
+using Blnk.Core.Transactions;
+
+namespace Blnk.Storage;
+
+/// <summary>One database transaction of the batching writer, in SQL shared by both dialects.</summary>
+internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connection, DbTransaction dbTransaction)
+    : IWriteBatch
+{
+    private const string UpdateBalanceSql = "UPDATE balances SET balance = @balance, credit_balance = @credit, " +
+        "debit_balance = @debit, inflight_balance = @inflight, inflight_credit_balance = @inflightCredit, " +
+        "inflight_debit_balance = @inflightDebit, version = @version WHERE balance_id = @id";
+
+    private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until) " +
+        "SELECT transaction_id, seq, @available, @available FROM transactions WHERE transaction_id = @id";
+
+    private readonly SqlDialect _dialect = store.SqlDialect;
+
+    public async Task<Dictionary<string, Balance>> LockBalancesAsync(IReadOnlyCollection<string> balanceIds,
+        CancellationToken cancellationToken)
+    {
+        var balances = new Dictionary<string, Balance>(StringComparer.Ordinal);
+        if (balanceIds.Count == 0)
+        {
+            return balances;
+        }
+        await using var command = Command();
+        var membership = _dialect.AddInList(command, "ids", balanceIds);
+        command.CommandText = $"SELECT {SqlLedgerStore.BalanceColumns} FROM balances WHERE balance_id {membership} " +
+            $"ORDER BY balance_id {_dialect.LockRowsClause}";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var balance = store.ReadBalance(reader);
+            balances[balance.BalanceId] = balance;
+        }
+        return balances;
+    }
+
+    public async Task<HashSet<string>> FindExistingReferencesAsync(IReadOnlyCollection<string> references,
+        CancellationToken cancellationToken)
+    {
+        if (references.Count == 0)
+        {
+            return [];
+        }
+        await using var command = Command();
+        var membership = _dialect.AddInList(command, "refs", references);
+        command.CommandText = $"SELECT reference FROM transactions WHERE reference {membership}";
+        return await ReadStringsAsync(command, cancellationToken);
+    }
+
+    public async Task<HashSet<string>> TakeQueueEntriesAsync(IReadOnlyCollection<string> transactionIds,
+        CancellationToken cancellationToken)
+    {
+        if (transactionIds.Count == 0)
+        {
+            return [];
+        }
+        await using var command = Command();
+        var membership = _dialect.AddInList(command, "ids", transactionIds);
+        command.CommandText = $"DELETE FROM transaction_queue WHERE transaction_id {membership} RETURNING transaction_id";
+        return await ReadStringsAsync(command, cancellationToken);
+    }
+
+    public Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken) =>
+        _dialect.ExecuteManyAsync(connection, dbTransaction, SqlLedgerStore.InsertTransactionSql, rows,
+            store.AddTransactionParameters, cancellationToken);
+
+    public Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken) =>
+        _dialect.ExecuteManyAsync(connection, dbTransaction, EnqueueSql, entries, (command, entry) =>
+        {
+            SqlDialect.Add(command, "id", entry.TransactionId);
+            _dialect.AddTime(command, "available", entry.AvailableAt);
+        }, cancellationToken);
+
+    public Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken) =>
+        _dialect.ExecuteManyAsync(connection, dbTransaction, UpdateBalanceSql, balances, BindBalance,
+            cancellationToken);
+
+    public Task CommitAsync(CancellationToken cancellationToken) => dbTransaction.CommitAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await dbTransaction.DisposeAsync();
+        await connection.DisposeAsync();
+    }
+
+    private void BindBalance(DbCommand command, Balance balance)
+    {
+        var amounts = balance.Amounts;
+        Invariant.Assert(amounts.Balance == amounts.CreditBalance - amounts.DebitBalance);
+        Invariant.Assert(amounts.InflightBalance == amounts.InflightCreditBalance - amounts.InflightDebitBalance);
+        SqlDialect.Add(command, "id", balance.BalanceId);
+        _dialect.AddAmount(command, "balance", amounts.Balance);
+        _dialect.AddAmount(command, "credit", amounts.CreditBalance);
+        _dialect.AddAmount(command, "debit", amounts.DebitBalance);
+        _dialect.AddAmount(command, "inflight", amounts.InflightBalance);
+        _dialect.AddAmount(command, "inflightCredit", amounts.InflightCreditBalance);
+        _dialect.AddAmount(command, "inflightDebit", amounts.InflightDebitBalance);
+        SqlDialect.Add(command, "version", balance.Version);
+    }
+
+    private DbCommand Command()
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = dbTransaction;
+        return command;
+    }
+
+    private static async Task<HashSet<string>> ReadStringsAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        var values = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            values.Add(reader.GetString(0));
+        }
+        return values;
+    }
+}

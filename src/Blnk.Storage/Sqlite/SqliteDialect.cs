@@ -1,0 +1,117 @@
+using System.Data;
+using System.Data.Common;
+using System.Globalization;
+using System.Numerics;
+using Microsoft.Data.Sqlite;
+
+namespace Blnk.Storage.Sqlite;
+
+/// <summary>
+/// The embedded default: one SQLite file in WAL mode with <c>synchronous=FULL</c>, so a commit that
+/// returned is on disk. Amounts are canonical decimal strings; times are Unix microseconds.
+/// </summary>
+/// <remarks>
+/// SQLite has one writer at a time; BEGIN IMMEDIATE takes the write lock at the start of a batch, so
+/// the batch's reads are already serialised with every other write. One server process per file.
+/// </remarks>
+public sealed class SqliteDialect : SqlDialect
+{
+    private const int ConstraintError = 19;
+    private const int BusyError = 5;
+    private const int LockedError = 6;
+    private const int UniqueConstraintError = 2067;
+    private const int ForeignKeyConstraintError = 787;
+
+    private readonly string _connectionString;
+
+    public SqliteDialect(string path)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Pooling = true,
+            ForeignKeys = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL";
+        command.ExecuteNonQuery();
+    }
+
+    public override string Name => "sqlite";
+
+    public override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous=FULL";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection,
+        CancellationToken cancellationToken) =>
+        ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(
+            IsolationLevel.Serializable, deferred: false));
+
+    public override void AddAmount(DbCommand command, string name, BigInteger value) =>
+        Add(command, name, value.ToString(CultureInfo.InvariantCulture));
+
+    public override BigInteger ReadAmount(DbDataReader reader, int ordinal) =>
+        BigInteger.Parse(reader.GetString(ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+
+    public override void AddTime(DbCommand command, string name, DateTime? value) =>
+        Add(command, name, value is null ? null : (value.Value.ToUniversalTime() - DateTime.UnixEpoch).Ticks / 10);
+
+    public override DateTime? ReadTime(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : DateTime.UnixEpoch.AddTicks(reader.GetInt64(ordinal) * 10);
+
+    public override void AddJson(DbCommand command, string name, string? value) => Add(command, name, value);
+
+    public override string AddInList(DbCommand command, string name, IReadOnlyCollection<string> values)
+    {
+        var names = new List<string>(values.Count);
+        foreach (var value in values)
+        {
+            var parameterName = $"{name}{names.Count}";
+            Add(command, parameterName, value);
+            names.Add("@" + parameterName);
+        }
+        return $"IN ({string.Join(", ", names)})";
+    }
+
+    public override string LockRowsClause => "";
+
+    public override string ClaimQueueSql =>
+        "UPDATE transaction_queue SET lease_until = @lease WHERE transaction_id IN (SELECT transaction_id " +
+        "FROM transaction_queue WHERE available_at <= @now AND lease_until <= @now ORDER BY seq LIMIT @max) " +
+        "RETURNING transaction_id, seq";
+
+    public override Task LockForMigrationAsync(DbConnection connection, DbTransaction dbTransaction,
+        CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override bool IsUniqueViolation(DbException exception, out string constraint)
+    {
+        constraint = exception.Message;
+        return exception is SqliteException { SqliteExtendedErrorCode: UniqueConstraintError };
+    }
+
+    public override bool IsForeignKeyViolation(DbException exception) =>
+        exception is SqliteException { SqliteErrorCode: ConstraintError, SqliteExtendedErrorCode: ForeignKeyConstraintError };
+
+    public override bool IsRetryableConflict(Exception exception) => exception switch
+    {
+        SqliteException { SqliteErrorCode: BusyError or LockedError } => true,
+        SqliteException sqlite => IsUniqueViolation(sqlite, out var constraint)
+            && constraint.Contains("transactions.reference", StringComparison.Ordinal),
+        _ => false,
+    };
+}
