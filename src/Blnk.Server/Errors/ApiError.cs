@@ -1,0 +1,17 @@
+using System.Text.Json.Nodes;
+
+namespace Blnk.Server.Errors;
+
+/// <summary>
+/// An error answer in Blnk's envelope: the legacy field (<c>error</c>, or <c>errors</c> on the
+/// endpoints where Blnk uses the plural) plus <c>error_detail{code,message,details}</c>. The HTTP
+/// status follows from the code alone (<see cref="ErrorCatalog"/>).
+/// </summary>
+public sealed record ApiError(string Code, string Message, JsonNode? Details = null, bool PluralLegacyKey = false)
+{
+    public int Status => ErrorCatalog.StatusOf(Code);
+
+    public static ApiError Validation(string code, string message) => new(code, message, PluralLegacyKey: true);
+
+    public static ApiError Internal() => new(ErrorCodes.Internal, "internal server error");
+}

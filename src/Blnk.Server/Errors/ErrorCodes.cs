@@ -1,0 +1,25 @@
+namespace Blnk.Server.Errors;
+
+/// <summary>The wire error codes we emit (Blnk's catalog, contract §2.3).</summary>
+public static class ErrorCodes
+{
+    public const string MalformedRequest = "GEN_MALFORMED_REQUEST";
+    public const string ValidationError = "GEN_VALIDATION_ERROR";
+    public const string BadRequest = "GEN_BAD_REQUEST";
+    public const string NotFound = "GEN_NOT_FOUND";
+    public const string Conflict = "GEN_CONFLICT";
+    public const string PayloadTooLarge = "GEN_PAYLOAD_TOO_LARGE";
+    public const string Internal = "GEN_INTERNAL";
+    public const string QueueBackpressure = "QUEUE_BACKPRESSURE";
+    public const string AuthMissingApiKey = "AUTH_MISSING_API_KEY";
+    public const string AuthInvalidApiKey = "AUTH_INVALID_API_KEY";
+    public const string LedgerNotFound = "LGR_NOT_FOUND";
+    public const string BalanceNotFound = "BAL_NOT_FOUND";
+    public const string BalanceValidation = "BAL_VALIDATION_ERROR";
+    public const string TransactionNotFound = "TXN_NOT_FOUND";
+    public const string TransactionValidation = "TXN_VALIDATION_ERROR";
+    public const string PrecisionNotInteger = "TXN_PRECISION_NOT_INTEGER";
+    public const string InvalidAmount = "TXN_INVALID_AMOUNT";
+    public const string InsufficientFunds = "TXN_INSUFFICIENT_FUNDS";
+    public const string DuplicateReference = "TXN_DUPLICATE_REFERENCE";
+}

@@ -1,0 +1,103 @@
+using System.Net;
+using Blnk.Server;
+using Blnk.Server.Configuration;
+using Blnk.Server.Errors;
+using Blnk.Server.Features;
+using Blnk.Server.Features.Balances;
+using Blnk.Server.Features.Ledgers;
+using Blnk.Server.Features.Transactions;
+using Blnk.Server.Http;
+using Blnk.Server.Json;
+using Blnk.Server.Writer;
+using Blnk.Storage;
+using Microsoft.AspNetCore.Diagnostics;
+
+BlnkConfiguration configuration;
+SqlLedgerStore store;
+try
+{
+    configuration = BlnkConfiguration.Load(Directory.GetCurrentDirectory(), Environment.GetEnvironmentVariables());
+    store = LedgerStoreFactory.Create(configuration.DataSourceDns);
+}
+catch (Exception exception) when (exception is ConfigurationException or ArgumentException)
+{
+    Console.Error.WriteLine($"blnk: invalid configuration: {exception.Message}");
+    return 2;
+}
+
+await store.MigrateAsync(CancellationToken.None);
+if (args is ["migrate", ..])
+{
+    Console.WriteLine($"blnk: migrations applied ({store.Dialect})");
+    await store.DisposeAsync();
+    return 0;
+}
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.Limits.MaxRequestBodySize = configuration.MaxRequestBodySizeMb * 1024L * 1024L;
+    kestrel.AddServerHeader = false;
+    Listen(kestrel, configuration);
+});
+// Per-request framework logs cost throughput; the server logs what matters itself.
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+builder.Services.ConfigureHttpJsonOptions(json =>
+    json.SerializerOptions.TypeInfoResolverChain.Insert(0, Wire.Context));
+builder.Services.AddSingleton<ILedgerStore>(store);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<IdGenerator>();
+builder.Services.AddSingleton<QueueSignal>();
+builder.Services.AddSingleton(new WriterOptions(configuration.WriterBatchSize, configuration.WriterQueueSize));
+builder.Services.AddSingleton<LedgerWriter>();
+builder.Services.AddHostedService(services => services.GetRequiredService<LedgerWriter>());
+builder.Services.AddHostedService<QueueProcessor>();
+builder.Services.AddSingleton<TransactionService>();
+
+var app = builder.Build();
+LogStartup(app, configuration, store);
+app.UseExceptionHandler(errors => errors.Run(context =>
+{
+    var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+    var error = exception is BadHttpRequestException { StatusCode: 413 }
+        ? new ApiError(ErrorCodes.PayloadTooLarge, "request body too large")
+        : ApiError.Internal();
+    return new ErrorResult(error).ExecuteAsync(context);
+}));
+app.UseSecurityHeaders();
+app.UseMasterKey(configuration);
+app.MapSystemEndpoints();
+app.MapLedgerEndpoints();
+app.MapBalanceEndpoints();
+app.MapTransactionEndpoints();
+app.MapFallback(() => Results.Text("404 page not found", "text/plain", statusCode: 404));
+await app.RunAsync();
+await store.DisposeAsync();
+return 0;
+
+static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, BlnkConfiguration configuration)
+{
+    if (configuration.HostIsLocalhost || (configuration.Host is null && !configuration.Secure))
+    {
+        kestrel.ListenLocalhost(configuration.Port);
+    }
+    else
+    {
+        kestrel.Listen(configuration.Host ?? IPAddress.IPv6Any, configuration.Port);
+    }
+}
+
+static void LogStartup(WebApplication app, BlnkConfiguration configuration, ILedgerStore store)
+{
+    var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Blnk.Server");
+    logger.LogInformation("Storage: {Dialect}; listening on port {Port}", store.Dialect, configuration.Port);
+    if (!configuration.Secure)
+    {
+        logger.LogWarning("server.secure is false: authentication is off. Listening on {Where} only",
+            configuration.Host?.ToString() ?? "loopback (127.0.0.1 and ::1)");
+    }
+    foreach (var key in configuration.IgnoredKeys)
+    {
+        logger.LogInformation("Configuration key {Key} is ignored: this server needs no Redis or Typesense", key);
+    }
+}
