@@ -19,9 +19,14 @@ try
     configuration = BlnkConfiguration.Load(Directory.GetCurrentDirectory(), Environment.GetEnvironmentVariables());
     store = LedgerStoreFactory.Create(configuration.DataSourceDns);
 }
-catch (Exception exception) when (exception is ConfigurationException or ArgumentException)
+catch (ConfigurationException exception)
 {
     Console.Error.WriteLine($"blnk: invalid configuration: {exception.Message}");
+    return 2;
+}
+catch (ArgumentException exception)
+{
+    Console.Error.WriteLine($"blnk: invalid configuration: data_source.dns (BLNK_DATA_SOURCE_DNS): {exception.Message}");
     return 2;
 }
 
