@@ -1,4 +1,5 @@
 using Blnk.Core.Balances;
+using Blnk.Core.Identities;
 using Blnk.Core.Ledgers;
 using Blnk.Core.Transactions;
 
@@ -14,7 +15,7 @@ public enum BalanceInsertOutcome
     UnknownLedgerOrIdentity,
 }
 
-/// <summary>Sums of the precise amounts still waiting in the queue for one balance.</summary>
+/// <summary>Sums of the precise amounts of QUEUED transactions not yet applied, for one balance (scheduled ones excluded).</summary>
 public readonly record struct QueuedAmounts(System.Numerics.BigInteger Debit, System.Numerics.BigInteger Credit);
 
 /// <summary>A queued or scheduled transaction waiting to be applied no earlier than <see cref="AvailableAt"/>.</summary>
@@ -52,6 +53,8 @@ public interface ILedgerStore : IAsyncDisposable
     /// <summary>The id of the General Ledger balance for (indicator, currency), created if missing; race-safe.</summary>
     Task<string> EnsureIndicatorBalanceAsync(string indicator, string currency, string newBalanceId, DateTime now,
         CancellationToken cancellationToken);
+
+    Task<Identity?> GetIdentityAsync(string identityId, CancellationToken cancellationToken);
 
     Task<QueuedAmounts> GetQueuedAmountsAsync(string balanceId, CancellationToken cancellationToken);
 

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Numerics;
 using Blnk.Core.Balances;
+using Blnk.Core.Identities;
 using Blnk.Core.Ledgers;
 using Blnk.Core.Transactions;
 
@@ -20,6 +21,10 @@ public class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         "currency, description, status, hash, precise_amount, precision, overdraft_limit, allow_overdraft, " +
         "inflight, skip_queue, atomic, created_at, effective_date, scheduled_for, inflight_expiry_date, " +
         "inflight_commit_date, meta_data";
+
+    private const string IdentityColumns = "identity_id, identity_type, organization_name, category, first_name, " +
+        "last_name, other_names, gender, email_address, phone_number, nationality, street, country, state, " +
+        "post_code, city, dob, created_at, meta_data";
 
     private const string LedgerColumns = "ledger_id, name, created_at, meta_data";
 
@@ -157,11 +162,19 @@ public class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         return balanceId!;
     }
 
+    public async Task<Identity?> GetIdentityAsync(string identityId, CancellationToken cancellationToken)
+    {
+        var identities = await QueryAsync($"SELECT {IdentityColumns} FROM identities WHERE identity_id = @id",
+            command => SqlDialect.Add(command, "id", identityId), ReadIdentity, cancellationToken);
+        return identities.Count > 0 ? identities[0] : null;
+    }
+
     public async Task<QueuedAmounts> GetQueuedAmountsAsync(string balanceId, CancellationToken cancellationToken)
     {
         var rows = await QueryAsync(
             "SELECT t.source, t.destination, t.precise_amount FROM transaction_queue q " +
-            "JOIN transactions t ON t.transaction_id = q.transaction_id WHERE t.source = @id OR t.destination = @id",
+            "JOIN transactions t ON t.transaction_id = q.transaction_id " +
+            "WHERE (t.source = @id OR t.destination = @id) AND t.status = 'QUEUED'",
             command => SqlDialect.Add(command, "id", balanceId),
             reader => (Source: reader.GetString(0), Destination: reader.GetString(1),
                 Amount: dialect.ReadAmount(reader, 2)),
@@ -337,6 +350,29 @@ public class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
     internal const string InsertTransactionSql = $"INSERT INTO transactions ({TransactionColumns}) VALUES (@id, " +
         "@parent, @source, @destination, @reference, @currency, @description, @status, @hash, @amount, @precision, " +
         "@overdraft, @allow, @inflight, @skip, @atomic, @created, @effective, @scheduled, @expiry, @commit, @meta)";
+
+    private Identity ReadIdentity(DbDataReader reader) => new()
+    {
+        IdentityId = reader.GetString(0),
+        IdentityType = reader.GetString(1),
+        OrganizationName = reader.GetString(2),
+        Category = reader.GetString(3),
+        FirstName = reader.GetString(4),
+        LastName = reader.GetString(5),
+        OtherNames = reader.GetString(6),
+        Gender = reader.GetString(7),
+        EmailAddress = reader.GetString(8),
+        PhoneNumber = reader.GetString(9),
+        Nationality = reader.GetString(10),
+        Street = reader.GetString(11),
+        Country = reader.GetString(12),
+        State = reader.GetString(13),
+        PostCode = reader.GetString(14),
+        City = reader.GetString(15),
+        Dob = dialect.ReadTime(reader, 16),
+        CreatedAt = dialect.ReadTime(reader, 17)!.Value,
+        MetaDataJson = reader.IsDBNull(18) ? null : reader.GetString(18),
+    };
 
     private Ledger ReadLedger(DbDataReader reader) => new(reader.GetString(0), reader.GetString(1),
         dialect.ReadTime(reader, 2)!.Value, reader.IsDBNull(3) ? null : reader.GetString(3));

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Blnk.Core.Balances;
+using Blnk.Core.Identities;
 using Blnk.Core.Ledgers;
 using Blnk.Core.Money;
 using Blnk.Core.Transactions;
@@ -19,8 +20,31 @@ public static class WireMapping
         MetaData = ParseObject(ledger.MetaDataJson),
     };
 
+    public static IdentityResponse ToWire(this Identity identity) => new()
+    {
+        IdentityId = identity.IdentityId,
+        IdentityType = identity.IdentityType,
+        OrganizationName = identity.OrganizationName,
+        Category = identity.Category,
+        FirstName = identity.FirstName,
+        LastName = identity.LastName,
+        OtherNames = identity.OtherNames,
+        Gender = identity.Gender,
+        EmailAddress = identity.EmailAddress,
+        PhoneNumber = identity.PhoneNumber,
+        Nationality = identity.Nationality,
+        Street = identity.Street,
+        Country = identity.Country,
+        State = identity.State,
+        PostCode = identity.PostCode,
+        City = identity.City,
+        Dob = identity.Dob,
+        CreatedAt = identity.CreatedAt,
+        MetaData = ParseObject(identity.MetaDataJson),
+    };
+
     public static BalanceResponse ToWire(this Balance balance, QueuedAmounts? queued = null,
-        Ledger? ledger = null) => new()
+        Ledger? ledger = null, Identity? identity = null) => new()
     {
         Balance = balance.Amounts.Balance,
         Version = balance.Version,
@@ -36,6 +60,7 @@ public static class WireMapping
         BalanceId = balance.BalanceId,
         Indicator = string.IsNullOrEmpty(balance.Indicator) ? null : balance.Indicator,
         Currency = balance.Currency,
+        Identity = identity?.ToWire(),
         Ledger = ledger?.ToWire(),
         CreatedAt = balance.CreatedAt,
         MetaData = ParseObject(balance.MetaDataJson),

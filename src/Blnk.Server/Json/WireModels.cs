@@ -59,6 +59,9 @@ public sealed class BalanceResponse
     public required string Currency { get; init; }
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IdentityResponse? Identity { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public LedgerResponse? Ledger { get; init; }
 
     public required DateTime? CreatedAt { get; init; }
@@ -66,6 +69,29 @@ public sealed class BalanceResponse
     public JsonObject? MetaData { get; init; }
     public bool TrackFundLineage { get; init; }
     public required string AllocationStrategy { get; init; }
+}
+
+public sealed class IdentityResponse
+{
+    public required string IdentityId { get; init; }
+    public required string IdentityType { get; init; }
+    public required string OrganizationName { get; init; }
+    public required string Category { get; init; }
+    public required string FirstName { get; init; }
+    public required string LastName { get; init; }
+    public required string OtherNames { get; init; }
+    public required string Gender { get; init; }
+    public required string EmailAddress { get; init; }
+    public required string PhoneNumber { get; init; }
+    public required string Nationality { get; init; }
+    public required string Street { get; init; }
+    public required string Country { get; init; }
+    public required string State { get; init; }
+    public required string PostCode { get; init; }
+    public required string City { get; init; }
+    public DateTime? Dob { get; init; }
+    public required DateTime? CreatedAt { get; init; }
+    public JsonObject? MetaData { get; init; }
 }
 
 public sealed class TransactionRequest
@@ -152,6 +178,7 @@ public sealed class HealthResponse
 [JsonSerializable(typeof(BalanceRequest))]
 [JsonSerializable(typeof(BalanceResponse))]
 [JsonSerializable(typeof(List<BalanceResponse>))]
+[JsonSerializable(typeof(IdentityResponse))]
 [JsonSerializable(typeof(TransactionRequest))]
 [JsonSerializable(typeof(TransactionResponse))]
 [JsonSerializable(typeof(List<TransactionResponse>))]

@@ -107,10 +107,13 @@ public static partial class BalanceEndpoints
         }
         var includes = request.Query["include"].SelectMany(value => (value ?? "").Split(',')).ToHashSet();
         var ledger = includes.Contains("ledger") ? await store.GetLedgerAsync(balance.LedgerId, cancellationToken) : null;
+        var identity = includes.Contains("identity") && balance.IdentityId is { } identityId
+            ? await store.GetIdentityAsync(identityId, cancellationToken)
+            : null;
         QueuedAmounts? queued = string.Equals(request.Query["with_queued"], "true", StringComparison.OrdinalIgnoreCase)
             ? await store.GetQueuedAmountsAsync(id, cancellationToken)
             : null;
-        return TypedResults.Json(balance.ToWire(queued, ledger), Wire.Context.BalanceResponse);
+        return TypedResults.Json(balance.ToWire(queued, ledger, identity), Wire.Context.BalanceResponse);
     }
 
     private static async Task<IResult> ListAsync(HttpRequest request, ILedgerStore store,
