@@ -265,6 +265,42 @@ public sealed class TransactionTests(ServerFixture fixture) : IClassFixture<Serv
 
     [Theory]
     [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Input_the_database_cannot_store_is_a_400_and_harms_no_other_request(string dialect)
+    {
+        var api = await fixture.ApiAsync(dialect);
+        var destination = await api.CreateBalanceAsync();
+        var good = Enumerable.Range(0, 20).Select(_ => api.FundAsync(destination, 1)).ToList();
+        var nul = api.PostAsync("transactions", $$"""
+            {"amount": 1, "currency": "USD", "reference": "nul-\u0000", "description": "d", "source": "@World",
+             "destination": "{{destination}}", "allow_overdraft": true, "skip_queue": true}
+            """);
+        var longReference = api.PostAsync("transactions", new
+        {
+            amount = 1, currency = "USD", reference = new string('r', 5000), description = "d", source = "@World",
+            destination, allow_overdraft = true, skip_queue = true,
+        });
+        var longIndicator = api.PostAsync("transactions", new
+        {
+            amount = 1, currency = "USD", reference = "li-" + Guid.NewGuid(), description = "d",
+            source = "@" + new string('w', 5000), destination, allow_overdraft = true, skip_queue = true,
+        });
+        var hugeAmount = api.PostAsync("transactions", "{\"precise_amount\": 1" + new string('0', 70) +
+            ", \"currency\": \"USD\", \"reference\": \"h\", \"description\": \"d\", \"source\": \"@World\"," +
+            $" \"destination\": \"{destination}\", \"allow_overdraft\": true, \"skip_queue\": true}}");
+        var nulLedger = api.PostAsync("ledgers", "{\"name\": \"x\\u0000y\"}");
+        Assert.Equal("GEN_MALFORMED_REQUEST", (await nul).ErrorCode);
+        Assert.Contains("reference: the length must be no more than 512", (await longReference).ErrorMessage,
+            StringComparison.Ordinal);
+        Assert.Contains("source: the length must be no more than 256", (await longIndicator).ErrorMessage,
+            StringComparison.Ordinal);
+        Assert.Equal("precise_amount: must have at most 63 digits.", (await hugeAmount).ErrorMessage);
+        Assert.Equal(HttpStatusCode.BadRequest, (await nulLedger).Status);
+        await Task.WhenAll(good);
+        Assert.Equal(20, await api.BalanceOfAsync(destination));
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
     public async Task Transaction_lookups_and_list(string dialect)
     {
         var api = await fixture.ApiAsync(dialect);

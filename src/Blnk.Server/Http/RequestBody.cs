@@ -14,8 +14,15 @@ public static class RequestBody
     {
         try
         {
-            var value = await JsonSerializer.DeserializeAsync(httpContext.Request.Body, typeInfo,
-                httpContext.RequestAborted);
+            using var body = new MemoryStream();
+            await httpContext.Request.Body.CopyToAsync(body, httpContext.RequestAborted);
+            if (ContainsNulEscape(body.GetBuffer().AsSpan(0, (int)body.Length)))
+            {
+                return (null, new ApiError(ErrorCodes.MalformedRequest,
+                    "strings must not contain the NUL character (\\u0000)"));
+            }
+            body.Position = 0;
+            var value = await JsonSerializer.DeserializeAsync(body, typeInfo, httpContext.RequestAborted);
             return value is null ? (null, Malformed(malformedMessage, "the request body must be a JSON object")) : (value, null);
         }
         catch (JsonException exception)
@@ -26,6 +33,28 @@ public static class RequestBody
         {
             return (null, new ApiError(ErrorCodes.PayloadTooLarge, "request body too large"));
         }
+    }
+
+    /// <summary>
+    /// A NUL inside a JSON string (PostgreSQL stores neither text nor jsonb with one) would fail a whole
+    /// writer batch; raw NUL bytes are invalid JSON anyway, so the escape is the only way in.
+    /// </summary>
+    private static bool ContainsNulEscape(ReadOnlySpan<byte> json)
+    {
+        for (var at = json.IndexOf("\\u0000"u8); at >= 0; at = json.IndexOf("\\u0000"u8))
+        {
+            var backslashes = 0;
+            for (var i = at; i >= 0 && json[i] == (byte)'\\'; i--)
+            {
+                backslashes++;
+            }
+            if (backslashes % 2 == 1)
+            {
+                return true;
+            }
+            json = json[(at + 6)..];
+        }
+        return false;
     }
 
     private static ApiError Malformed(string? fixedMessage, string reason) => fixedMessage is null

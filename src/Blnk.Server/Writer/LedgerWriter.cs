@@ -71,6 +71,15 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
                 logger.LogInformation("Writer batch of {Count} conflicted ({Message}); retrying", batch.Count,
                     exception.Message);
             }
+            catch (Exception exception) when (batch.Count > 1 && exception is not InvariantException)
+            {
+                // One item the database refuses must not fail the others: halve until it stands alone.
+                logger.LogWarning("Writer batch of {Count} failed ({Message}); retrying it in halves", batch.Count,
+                    exception.Message);
+                await RunBatchAsync(batch[..(batch.Count / 2)], cancellationToken);
+                await RunBatchAsync(batch[(batch.Count / 2)..], cancellationToken);
+                return;
+            }
             catch (Exception exception)
             {
                 var level = exception is InvariantException ? LogLevel.Critical : LogLevel.Error;

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Blnk.Core;
 using Blnk.Core.Balances;
 using Blnk.Core.Ledgers;
 using Blnk.Server.Errors;
@@ -75,6 +76,15 @@ public static partial class BalanceEndpoints
         if (blank.Count > 0)
         {
             return string.Join("; ", blank) + ".";
+        }
+        var tooLong = new[] { ("currency", request.Currency), ("identity_id", request.IdentityId),
+                ("indicator", request.Indicator), ("ledger_id", request.LedgerId) }
+            .Where(field => field.Item2 is { Length: > Limits.IdentifierLengthMax })
+            .Select(field => $"{field.Item1}: the length must be no more than {Limits.IdentifierLengthMax}")
+            .ToList();
+        if (tooLong.Count > 0)
+        {
+            return string.Join("; ", tooLong) + ".";
         }
         if (request.TrackFundLineage && string.IsNullOrWhiteSpace(request.IdentityId))
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using System.Text.Json.Nodes;
+using Blnk.Core;
 using Blnk.Core.Money;
 using Blnk.Server.Errors;
 using Blnk.Server.Json;
@@ -49,9 +50,9 @@ public static class TransactionValidator
         var errors = new SortedDictionary<string, string>(StringComparer.Ordinal);
         CheckAmount(request, errors);
         CheckRouting(request, errors);
-        Require(errors, "currency", request.Currency);
-        Require(errors, "reference", request.Reference);
-        Require(errors, "description", request.Description);
+        Require(errors, "currency", request.Currency, Limits.IdentifierLengthMax);
+        Require(errors, "reference", request.Reference, Limits.ReferenceLengthMax);
+        Require(errors, "description", request.Description, int.MaxValue);
         if (request.Precision < 0)
         {
             errors["precision"] = "precision cannot be negative";
@@ -78,6 +79,11 @@ public static class TransactionValidator
         if (preciseAmount.Sign <= 0)
         {
             return (null, new ApiError(ErrorCodes.InvalidAmount, "transaction amount must be positive"));
+        }
+        if (preciseAmount >= Limits.PreciseAmountExclusiveMax)
+        {
+            return (null, ApiError.Validation(ErrorCodes.TransactionValidation,
+                $"precise_amount: must have at most {Limits.PreciseAmountDigitsMax} digits."));
         }
         var amountText = Precision.FormatShortest(
             request.Amount ?? Precision.ToAmount(preciseAmount, precision));
@@ -132,17 +138,29 @@ public static class TransactionValidator
         {
             errors["destination"] = "either destination or destinations is required";
         }
+        foreach (var (key, value) in new[] { ("source", request.Source), ("destination", request.Destination) })
+        {
+            if (value is { Length: > Limits.IdentifierLengthMax })
+            {
+                errors[key] = $"the length must be no more than {Limits.IdentifierLengthMax}";
+            }
+        }
         if (!string.IsNullOrWhiteSpace(request.Source) && request.Source == request.Destination)
         {
             errors["source"] = "source and destination cannot be the same balance";
         }
     }
 
-    private static void Require(SortedDictionary<string, string> errors, string key, string? value)
+    private static void Require(SortedDictionary<string, string> errors, string key, string? value,
+        int lengthMax)
     {
         if (string.IsNullOrWhiteSpace(value))
         {
             errors[key] = "cannot be blank";
+        }
+        else if (value.Length > lengthMax)
+        {
+            errors[key] = $"the length must be no more than {lengthMax}";
         }
     }
 
