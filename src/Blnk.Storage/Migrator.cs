@@ -13,15 +13,16 @@ public static class Migrator
     public static async Task MigrateAsync(SqlDialect dialect, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
+        // Several processes may start at once: each migrates while holding the dialect's migration lock.
+        await using var migrationLock = await dialect.LockForMigrationAsync(connection, cancellationToken);
         await using (var create = connection.CreateCommand())
         {
-            create.CommandText = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)";
+            create.CommandText = dialect.PrepareMigrationsSql;
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
         foreach (var (version, name, sql) in Scripts(dialect.Name))
         {
             await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
-            await dialect.LockForMigrationAsync(connection, dbTransaction, cancellationToken);
             if (!await IsAppliedAsync(connection, dbTransaction, version, cancellationToken))
             {
                 await ExecuteAsync(connection, dbTransaction, sql, cancellationToken);

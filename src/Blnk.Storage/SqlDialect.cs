@@ -36,9 +36,13 @@ public abstract class SqlDialect
     /// <summary>The statement that leases due queue entries and returns (transaction_id, seq).</summary>
     public abstract string ClaimQueueSql { get; }
 
-    /// <summary>Serialises migrations between processes that start at once.</summary>
-    public abstract Task LockForMigrationAsync(DbConnection connection, DbTransaction dbTransaction,
+    /// <summary>Serialises migrations between processes that start at once; disposing releases it.</summary>
+    public abstract Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,
         CancellationToken cancellationToken);
+
+    /// <summary>Creates what migrations need before the first script: the version table (and schema).</summary>
+    public virtual string PrepareMigrationsSql =>
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)";
 
     public abstract bool IsUniqueViolation(DbException exception, out string constraint);
 

@@ -32,7 +32,7 @@ public class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
 
     internal SqlDialect SqlDialect => dialect;
 
-    public virtual Task MigrateAsync(CancellationToken cancellationToken) => Migrator.MigrateAsync(dialect, cancellationToken);
+    public Task MigrateAsync(CancellationToken cancellationToken) => Migrator.MigrateAsync(dialect, cancellationToken);
 
     public async Task<bool> PingAsync(CancellationToken cancellationToken)
     {

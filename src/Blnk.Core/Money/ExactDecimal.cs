@@ -10,6 +10,9 @@ namespace Blnk.Core.Money;
 /// </summary>
 public readonly record struct ExactDecimal(BigInteger Unscaled, int Scale)
 {
+    /// <summary>Largest exponent magnitude accepted: beyond any float, and it keeps 10^exponent cheap.</summary>
+    public const int ExponentMagnitudeMax = 1000;
+
     /// <summary>Parses plain or exponent notation ("12.50", "-3", "1E+21", "2.5e-3").</summary>
     public static bool TryParse(string text, out ExactDecimal value)
     {
@@ -21,8 +24,8 @@ public readonly record struct ExactDecimal(BigInteger Unscaled, int Scale)
         var exponentAt = text.IndexOfAny(['e', 'E']);
         var mantissa = exponentAt < 0 ? text : text[..exponentAt];
         var exponent = 0;
-        if (exponentAt >= 0 && !int.TryParse(text[(exponentAt + 1)..], NumberStyles.AllowLeadingSign,
-                CultureInfo.InvariantCulture, out exponent))
+        if (exponentAt >= 0 && (!int.TryParse(text[(exponentAt + 1)..], NumberStyles.AllowLeadingSign,
+                CultureInfo.InvariantCulture, out exponent) || Math.Abs((long)exponent) > ExponentMagnitudeMax))
         {
             return false;
         }

@@ -13,11 +13,18 @@ namespace Blnk.Server.Json;
 /// </summary>
 public sealed class BigIntegerJsonConverter : JsonConverter<BigInteger>
 {
+    /// <summary>Longest number text read; far above any valid amount, short enough to parse cheaply.</summary>
+    private const int NumberTextLengthMax = 1000;
+
     public override BigInteger Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.Number)
         {
             throw new JsonException("expected an integer number of minor units");
+        }
+        if ((reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length) > NumberTextLengthMax)
+        {
+            throw new JsonException("number too long");
         }
         var text = reader.HasValueSequence
             ? Encoding.UTF8.GetString(reader.ValueSequence)

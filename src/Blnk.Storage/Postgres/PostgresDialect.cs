@@ -16,7 +16,7 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
     public const string SchemaName = "blnk";
 
     /// <summary>Any constant: the key of the advisory lock that serialises migrations across processes.</summary>
-    internal const long MigrationLockKey = 0x626c6e6b;
+    private const long MigrationLockKey = 0x626c6e6b;
 
     public override string Name => "postgres";
 
@@ -60,13 +60,26 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
         "WHERE available_at <= @now AND lease_until <= @now ORDER BY seq LIMIT @max FOR UPDATE SKIP LOCKED) c " +
         "WHERE q.transaction_id = c.transaction_id RETURNING q.transaction_id, q.seq";
 
-    public override async Task LockForMigrationAsync(DbConnection connection, DbTransaction dbTransaction,
+    public override async Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,
         CancellationToken cancellationToken)
     {
+        await ExecuteAsync(connection, $"SELECT pg_advisory_lock({MigrationLockKey})", cancellationToken);
+        return new AdvisoryLock(connection);
+    }
+
+    public override string PrepareMigrationsSql => $"CREATE SCHEMA IF NOT EXISTS {SchemaName}; " + base.PrepareMigrationsSql;
+
+    private static async Task ExecuteAsync(DbConnection connection, string sql, CancellationToken cancellationToken)
+    {
         await using var command = connection.CreateCommand();
-        command.Transaction = dbTransaction;
-        command.CommandText = $"SELECT pg_advisory_xact_lock({MigrationLockKey})";
+        command.CommandText = sql;
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private sealed class AdvisoryLock(DbConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() =>
+            await ExecuteAsync(connection, $"SELECT pg_advisory_unlock({MigrationLockKey})", CancellationToken.None);
     }
 
     public override async Task ExecuteManyAsync<T>(DbConnection connection, DbTransaction dbTransaction, string sql,

@@ -16,19 +16,6 @@ public sealed class PostgresLedgerStore : SqlLedgerStore
         _dataSource = dataSource;
     }
 
-    public override async Task MigrateAsync(CancellationToken cancellationToken)
-    {
-        // The advisory lock keeps two processes that start together from racing on CREATE SCHEMA.
-        await using (var command = _dataSource.CreateCommand(
-            $"SELECT pg_advisory_lock({PostgresDialect.MigrationLockKey}); " +
-            $"CREATE SCHEMA IF NOT EXISTS {PostgresDialect.SchemaName}; " +
-            $"SELECT pg_advisory_unlock({PostgresDialect.MigrationLockKey})"))
-        {
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await base.MigrateAsync(cancellationToken);
-    }
-
     public override async ValueTask DisposeAsync()
     {
         await _dataSource.DisposeAsync();

@@ -95,8 +95,16 @@ public sealed class SqliteDialect : SqlDialect
         "FROM transaction_queue WHERE available_at <= @now AND lease_until <= @now ORDER BY seq LIMIT @max) " +
         "RETURNING transaction_id, seq";
 
-    public override Task LockForMigrationAsync(DbConnection connection, DbTransaction dbTransaction,
-        CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>Each migration script runs under BEGIN IMMEDIATE, which already excludes other writers.</summary>
+    public override Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,
+        CancellationToken cancellationToken) => Task.FromResult<IAsyncDisposable>(NoLock.Instance);
+
+    private sealed class NoLock : IAsyncDisposable
+    {
+        public static readonly NoLock Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
 
     public override bool IsUniqueViolation(DbException exception, out string constraint)
     {
