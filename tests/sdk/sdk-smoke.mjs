@@ -1,0 +1,254 @@
+// Drives our server with Blnk's official TypeScript SDK, exactly as its users do.
+// Usage: node sdk-smoke.mjs <baseUrl>      (e.g. http://127.0.0.1:5001)
+// Prints each step; exits 1 with a clear message on the first failed check, 0 when all pass.
+import { randomUUID } from 'node:crypto';
+import { BlnkInit } from '@blnkfinance/blnk-typescript';
+
+const baseUrl = process.argv[2];
+if (!baseUrl) {
+  console.error('usage: node sdk-smoke.mjs <baseUrl>');
+  process.exit(2);
+}
+
+// The SDK's default logger prints to the console; keep its lines but mark them.
+const logger = {
+  info: (message, ...meta) => console.log(`  [sdk] INFO ${message}`, ...meta),
+  error: (message, ...meta) => console.log(`  [sdk] ERROR ${message}`, ...meta),
+  debug: () => {},
+};
+
+const show = value => JSON.stringify(value);
+
+function fail(message) {
+  console.error(`FAIL: ${message}`);
+  process.exit(1);
+}
+
+function check(condition, message) {
+  if (!condition) {
+    fail(message);
+  }
+}
+
+function step(title) {
+  console.log(`--- ${title}`);
+}
+
+/** Checks an SDK response: the HTTP status and a non-null body. */
+function expectStatus(response, status, what) {
+  check(response && typeof response === 'object', `${what}: the SDK returned ${show(response)}`);
+  check(
+    response.status === status,
+    `${what}: expected HTTP ${status}, got ${response.status} (${response.message}); body ${show(response.data)}` +
+      (response.error ? `; error ${show(response.error)}` : ''),
+  );
+  check(response.data !== null && response.data !== undefined, `${what}: HTTP ${status} with an empty body`);
+  console.log(`  ${what}: HTTP ${response.status} ${show(response.data)}`);
+  return response.data;
+}
+
+function expectField(object, field, expected, what) {
+  check(
+    object[field] === expected,
+    `${what}: expected ${field} = ${show(expected)}, got ${show(object[field])} in ${show(object)}`,
+  );
+}
+
+function expectPrefixedId(object, field, prefix, what) {
+  check(
+    typeof object[field] === 'string' && object[field].startsWith(prefix),
+    `${what}: expected ${field} to be a string starting with ${show(prefix)}, got ${show(object[field])}`,
+  );
+}
+
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+
+const blnk = await BlnkInit('', { baseUrl, logger });
+const { System, Ledgers, LedgerBalances, Transactions } = blnk;
+const run = randomUUID();
+const ref = `sdk_smoke_${run}`;
+
+step('System.health');
+const health = expectStatus(await System.health(), 200, 'health');
+expectField(health, 'status', 'UP', 'health');
+
+step('Ledgers.create + get');
+const ledgerName = `SDK smoke ${run}`;
+const ledger = expectStatus(
+  await Ledgers.create({ name: ledgerName, meta_data: { project_owner: 'sdk-smoke' } }),
+  201,
+  'Ledgers.create',
+);
+expectPrefixedId(ledger, 'ledger_id', 'ldg_', 'Ledgers.create');
+expectField(ledger, 'name', ledgerName, 'Ledgers.create');
+const ledgerAgain = expectStatus(await Ledgers.get(ledger.ledger_id), 200, 'Ledgers.get');
+expectField(ledgerAgain, 'ledger_id', ledger.ledger_id, 'Ledgers.get');
+expectField(ledgerAgain, 'name', ledgerName, 'Ledgers.get');
+check(
+  ledgerAgain.meta_data && ledgerAgain.meta_data.project_owner === 'sdk-smoke',
+  `Ledgers.get: meta_data not returned as sent: ${show(ledgerAgain.meta_data)}`,
+);
+
+step('LedgerBalances.create x2 (USD) + get');
+const balanceA = expectStatus(
+  await LedgerBalances.create({ ledger_id: ledger.ledger_id, currency: 'USD', meta_data: { name: 'A' } }),
+  201,
+  'LedgerBalances.create A',
+);
+expectPrefixedId(balanceA, 'balance_id', 'bln_', 'LedgerBalances.create A');
+expectField(balanceA, 'ledger_id', ledger.ledger_id, 'LedgerBalances.create A');
+expectField(balanceA, 'currency', 'USD', 'LedgerBalances.create A');
+expectField(balanceA, 'balance', 0, 'LedgerBalances.create A');
+const balanceB = expectStatus(
+  await LedgerBalances.create({ ledger_id: ledger.ledger_id, currency: 'USD', meta_data: { name: 'B' } }),
+  201,
+  'LedgerBalances.create B',
+);
+expectPrefixedId(balanceB, 'balance_id', 'bln_', 'LedgerBalances.create B');
+check(balanceA.balance_id !== balanceB.balance_id, 'LedgerBalances.create: A and B got the same balance_id');
+const balanceAGot = expectStatus(await LedgerBalances.get(balanceA.balance_id), 200, 'LedgerBalances.get A');
+expectField(balanceAGot, 'balance_id', balanceA.balance_id, 'LedgerBalances.get A');
+expectField(balanceAGot, 'currency', 'USD', 'LedgerBalances.get A');
+expectField(balanceAGot, 'balance', 0, 'LedgerBalances.get A');
+
+step('Transactions.create skip_queue: @World -> A, 100.5 USD (precision 100)');
+const fund = expectStatus(
+  await Transactions.create({
+    amount: 100.5,
+    precision: 100,
+    reference: `${ref}_fund`,
+    description: 'fund A from @World',
+    currency: 'USD',
+    source: '@World',
+    destination: balanceA.balance_id,
+    allow_overdraft: true,
+    skip_queue: true,
+    meta_data: { step: 'fund' },
+  }),
+  201,
+  'Transactions.create fund',
+);
+expectPrefixedId(fund, 'transaction_id', 'txn_', 'Transactions.create fund');
+expectField(fund, 'status', 'APPLIED', 'Transactions.create fund');
+expectField(fund, 'reference', `${ref}_fund`, 'Transactions.create fund');
+expectField(fund, 'amount', 100.5, 'Transactions.create fund');
+check(
+  String(fund.precise_amount) === '10050',
+  `Transactions.create fund: expected precise_amount 10050, got ${show(fund.precise_amount)}`,
+);
+expectField(fund, 'destination', balanceA.balance_id, 'Transactions.create fund');
+
+step('Transactions.create skip_queue: A -> B, 30.25 USD');
+const move = expectStatus(
+  await Transactions.create({
+    amount: 30.25,
+    precision: 100,
+    reference: ref,
+    description: 'A to B',
+    currency: 'USD',
+    source: balanceA.balance_id,
+    destination: balanceB.balance_id,
+    skip_queue: true,
+  }),
+  201,
+  'Transactions.create A->B',
+);
+expectPrefixedId(move, 'transaction_id', 'txn_', 'Transactions.create A->B');
+expectField(move, 'status', 'APPLIED', 'Transactions.create A->B');
+expectField(move, 'source', balanceA.balance_id, 'Transactions.create A->B');
+expectField(move, 'destination', balanceB.balance_id, 'Transactions.create A->B');
+
+step('Transactions.get + getByReference');
+const moveById = expectStatus(await Transactions.get(move.transaction_id), 200, 'Transactions.get');
+expectField(moveById, 'transaction_id', move.transaction_id, 'Transactions.get');
+expectField(moveById, 'reference', ref, 'Transactions.get');
+expectField(moveById, 'status', 'APPLIED', 'Transactions.get');
+const moveByRef = expectStatus(await Transactions.getByReference(ref), 200, 'Transactions.getByReference');
+expectField(moveByRef, 'transaction_id', move.transaction_id, 'Transactions.getByReference');
+expectField(moveByRef, 'reference', ref, 'Transactions.getByReference');
+
+step('Transactions.create queued: A -> B, 10 USD, then poll getByReference(reference + "_q") until APPLIED');
+// Blnk records a queued transaction's outcome as a child transaction whose reference is the queued one's + "_q".
+const queuedRef = `${ref}_queued`;
+const queued = expectStatus(
+  await Transactions.create({
+    amount: 10,
+    precision: 100,
+    reference: queuedRef,
+    description: 'A to B through the queue',
+    currency: 'USD',
+    source: balanceA.balance_id,
+    destination: balanceB.balance_id,
+  }),
+  201,
+  'Transactions.create queued',
+);
+expectPrefixedId(queued, 'transaction_id', 'txn_', 'Transactions.create queued');
+expectField(queued, 'status', 'QUEUED', 'Transactions.create queued');
+expectField(queued, 'reference', queuedRef, 'Transactions.create queued');
+const deadline = Date.now() + 10_000;
+let applied = null;
+for (;;) {
+  const response = await Transactions.getByReference(`${queuedRef}_q`);
+  if (response.status === 200 && response.data && response.data.status === 'APPLIED') {
+    applied = response.data;
+    console.log(`  getByReference(${queuedRef}_q): HTTP 200 ${show(applied)}`);
+    break;
+  }
+  check(
+    response.status === 200 || response.status === 404,
+    `Transactions.getByReference(${queuedRef}_q): unexpected HTTP ${response.status} ${show(response.data)}`,
+  );
+  check(
+    !(response.data && ['REJECTED', 'VOID'].includes(response.data.status)),
+    `Transactions.getByReference(${queuedRef}_q): the queued transaction ended ${show(response.data)}`,
+  );
+  if (Date.now() > deadline) {
+    fail(
+      `Transactions.getByReference(${queuedRef}_q): not APPLIED within 10 s; ` +
+        `last answer HTTP ${response.status} ${show(response.data)}`,
+    );
+  }
+  await sleep(200);
+}
+expectField(applied, 'parent_transaction', queued.transaction_id, 'Transactions.getByReference queued child');
+check(
+  String(applied.precise_amount) === '1000',
+  `Transactions.getByReference queued child: expected precise_amount 1000, got ${show(applied.precise_amount)}`,
+);
+
+step('LedgerBalances.get: exact balances after 100.50 in, 30.25 and 10.00 moved A -> B');
+const finalA = expectStatus(await LedgerBalances.get(balanceA.balance_id), 200, 'LedgerBalances.get A');
+const finalB = expectStatus(await LedgerBalances.get(balanceB.balance_id), 200, 'LedgerBalances.get B');
+expectField(finalA, 'balance', 10050 - 3025 - 1000, 'LedgerBalances.get A');
+expectField(finalA, 'credit_balance', 10050, 'LedgerBalances.get A');
+expectField(finalA, 'debit_balance', 3025 + 1000, 'LedgerBalances.get A');
+expectField(finalB, 'balance', 3025 + 1000, 'LedgerBalances.get B');
+expectField(finalB, 'credit_balance', 3025 + 1000, 'LedgerBalances.get B');
+expectField(finalB, 'debit_balance', 0, 'LedgerBalances.get B');
+
+step('error: Transactions.create with a reference already used -> 409 TXN_DUPLICATE_REFERENCE');
+const duplicate = await Transactions.create({
+  amount: 1,
+  precision: 100,
+  reference: ref,
+  description: 'duplicate reference',
+  currency: 'USD',
+  source: balanceA.balance_id,
+  destination: balanceB.balance_id,
+  skip_queue: true,
+});
+console.log(`  duplicate: HTTP ${duplicate.status} ${show(duplicate.data)} error ${show(duplicate.error)}`);
+check(
+  duplicate.status === 409,
+  `duplicate reference: expected HTTP 409, got ${duplicate.status} (${duplicate.message}) ${show(duplicate.data)}`,
+);
+check(
+  duplicate.error && duplicate.error.code === 'TXN_DUPLICATE_REFERENCE',
+  `duplicate reference: expected error code TXN_DUPLICATE_REFERENCE, got ${show(duplicate.error)} ` +
+    `from body ${show(duplicate.data)}`,
+);
+const afterDuplicate = expectStatus(await LedgerBalances.get(balanceA.balance_id), 200, 'LedgerBalances.get A');
+expectField(afterDuplicate, 'balance', 10050 - 3025 - 1000, 'LedgerBalances.get A after the duplicate');
+
+console.log('SDK smoke: all checks passed');
