@@ -109,7 +109,8 @@ public class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
             await command.ExecuteNonQueryAsync(cancellationToken);
             return BalanceInsertOutcome.Inserted;
         }
-        catch (DbException exception) when (dialect.IsUniqueViolation(exception, out _))
+        catch (DbException exception) when (dialect.IsUniqueViolation(exception, out var constraint)
+            && constraint.Contains("indicator", StringComparison.Ordinal))
         {
             return BalanceInsertOutcome.DuplicateIndicator;
         }

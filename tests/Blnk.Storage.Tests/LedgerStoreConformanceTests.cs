@@ -781,6 +781,35 @@ public sealed class LedgerStoreConformanceTests
         Assert.Equal(BigInteger.Zero, actual.Amounts.InflightDebitBalance);
     }
 
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task An_identity_is_read_back_and_a_balance_may_reference_it(string dialect)
+    {
+        var (store, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
+        await using var _ = store;
+        var created = dialect == TestStores.Sqlite ? "1700000000000000" : "'2023-11-14T22:13:20Z'";
+        await ExecuteRawAsync(dataSource, "INSERT INTO identities (identity_id, first_name, last_name, created_at, " +
+            $"meta_data) VALUES ('idt_1', 'Ada', 'Lovelace', {created}, '{{\"tier\": 1}}')");
+
+        var identity = await store.GetIdentityAsync("idt_1", Ct);
+
+        Assert.NotNull(identity);
+        Assert.Equal("Ada", identity.FirstName);
+        Assert.Equal("Lovelace", identity.LastName);
+        Assert.Equal("", identity.Country);
+        Assert.Null(identity.Dob);
+        AssertUtc(new DateTime(2023, 11, 14, 22, 13, 20, DateTimeKind.Utc), identity.CreatedAt);
+        Assert.Contains("tier", identity.MetaDataJson, StringComparison.Ordinal);
+        Assert.Null(await store.GetIdentityAsync("idt_missing", Ct));
+        var balance = new Balance
+        {
+            BalanceId = "bln_with_identity", LedgerId = Ledger.GeneralLedgerId, Currency = "USD",
+            IdentityId = "idt_1", CreatedAt = DateTime.UnixEpoch,
+        };
+        Assert.Equal(BalanceInsertOutcome.Inserted, await store.InsertBalanceAsync(balance, Ct));
+        Assert.Equal("idt_1", (await store.GetBalanceAsync("bln_with_identity", Ct))!.IdentityId);
+    }
+
     private static void AssertUtc(DateTime expected, DateTime actual)
     {
         Assert.Equal(expected, actual);
