@@ -51,7 +51,7 @@ public abstract class SqlDialect
     public abstract bool IsRetryableConflict(Exception exception);
 
     /// <summary>Runs one statement once per item inside the batch's database transaction.</summary>
-    public virtual async Task ExecuteManyAsync<T>(DbConnection connection, DbTransaction dbTransaction, string sql,
+    public static async Task ExecuteManyAsync<T>(DbConnection connection, DbTransaction dbTransaction, string sql,
         IReadOnlyCollection<T> items, Action<DbCommand, T> bind, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
@@ -64,6 +64,12 @@ public abstract class SqlDialect
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
     }
+
+    /// <summary>
+    /// A set-based write of a batch's rows, when the dialect has one (PostgreSQL: one statement over
+    /// arrays); null means write them one statement each.
+    /// </summary>
+    public virtual IBulkWriter? BulkWriter => null;
 
     public static void Add(DbCommand command, string name, object? value)
     {

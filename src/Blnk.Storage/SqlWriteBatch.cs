@@ -65,20 +65,48 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         return await ReadStringsAsync(command, cancellationToken);
     }
 
-    public Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken) =>
-        _dialect.ExecuteManyAsync(connection, dbTransaction, SqlLedgerStore.InsertTransactionSql, rows,
-            store.AddTransactionParameters, cancellationToken);
-
-    public Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken) =>
-        _dialect.ExecuteManyAsync(connection, dbTransaction, EnqueueSql, entries, (command, entry) =>
+    public Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
         {
-            SqlDialect.Add(command, "id", entry.TransactionId);
-            _dialect.AddTime(command, "available", entry.AvailableAt);
-        }, cancellationToken);
+            return Task.CompletedTask;
+        }
+        return _dialect.BulkWriter is { } bulk
+            ? bulk.InsertTransactionsAsync(Command(), rows, cancellationToken)
+            : SqlDialect.ExecuteManyAsync(connection, dbTransaction, SqlLedgerStore.InsertTransactionSql, rows,
+                store.AddTransactionParameters, cancellationToken);
+    }
 
-    public Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken) =>
-        _dialect.ExecuteManyAsync(connection, dbTransaction, UpdateBalanceSql, balances, BindBalance,
-            cancellationToken);
+    public Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken)
+    {
+        if (entries.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        return _dialect.BulkWriter is { } bulk
+            ? bulk.EnqueueAsync(Command(), entries, cancellationToken)
+            : SqlDialect.ExecuteManyAsync(connection, dbTransaction, EnqueueSql, entries, (command, entry) =>
+            {
+                SqlDialect.Add(command, "id", entry.TransactionId);
+                _dialect.AddTime(command, "available", entry.AvailableAt);
+            }, cancellationToken);
+    }
+
+    public Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken)
+    {
+        if (balances.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        foreach (var balance in balances)
+        {
+            AssertBalanceInvariants(balance);
+        }
+        return _dialect.BulkWriter is { } bulk
+            ? bulk.UpdateBalancesAsync(Command(), balances, cancellationToken)
+            : SqlDialect.ExecuteManyAsync(connection, dbTransaction, UpdateBalanceSql, balances, BindBalance,
+                cancellationToken);
+    }
 
     public Task CommitAsync(CancellationToken cancellationToken) => dbTransaction.CommitAsync(cancellationToken);
 
@@ -88,11 +116,17 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         await connection.DisposeAsync();
     }
 
-    private void BindBalance(DbCommand command, Balance balance)
+    private static void AssertBalanceInvariants(Balance balance)
     {
         var amounts = balance.Amounts;
         Invariant.Assert(amounts.Balance == amounts.CreditBalance - amounts.DebitBalance);
         Invariant.Assert(amounts.InflightBalance == amounts.InflightCreditBalance - amounts.InflightDebitBalance);
+        Invariant.Assert(balance.Version >= 0);
+    }
+
+    private void BindBalance(DbCommand command, Balance balance)
+    {
+        var amounts = balance.Amounts;
         SqlDialect.Add(command, "id", balance.BalanceId);
         _dialect.AddAmount(command, "balance", amounts.Balance);
         _dialect.AddAmount(command, "credit", amounts.CreditBalance);

@@ -82,30 +82,7 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
             await ExecuteAsync(connection, $"SELECT pg_advisory_unlock({MigrationLockKey})", CancellationToken.None);
     }
 
-    public override async Task ExecuteManyAsync<T>(DbConnection connection, DbTransaction dbTransaction, string sql,
-        IReadOnlyCollection<T> items, Action<DbCommand, T> bind, CancellationToken cancellationToken)
-    {
-        if (items.Count == 0)
-        {
-            return;
-        }
-        // One round trip for the whole batch; each statement keeps its own parameters.
-        await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction)dbTransaction);
-        await using var binder = new NpgsqlCommand();
-        foreach (var item in items)
-        {
-            binder.Parameters.Clear();
-            bind(binder, item);
-            var statement = new NpgsqlBatchCommand(sql);
-            foreach (var parameter in binder.Parameters.ToArray())
-            {
-                binder.Parameters.Remove(parameter);
-                statement.Parameters.Add(parameter);
-            }
-            batch.BatchCommands.Add(statement);
-        }
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-    }
+    public override IBulkWriter BulkWriter { get; } = new PostgresBulkWriter();
 
     public override bool IsUniqueViolation(DbException exception, out string constraint)
     {

@@ -1,0 +1,18 @@
+using System.Data.Common;
+using Blnk.Core.Balances;
+using Blnk.Core.Transactions;
+
+namespace Blnk.Storage;
+
+/// <summary>Set-based writes of a writer batch: one statement for all rows instead of one per row.</summary>
+public interface IBulkWriter
+{
+    /// <remarks>Each method gets a fresh command already enlisted in the batch's database transaction.</remarks>
+    Task InsertTransactionsAsync(DbCommand command, IReadOnlyList<TransactionRecord> rows,
+        CancellationToken cancellationToken);
+
+    Task EnqueueAsync(DbCommand command, IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken);
+
+    Task UpdateBalancesAsync(DbCommand command, IReadOnlyCollection<Balance> balances,
+        CancellationToken cancellationToken);
+}

@@ -1,0 +1,117 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Numerics;
+using Blnk.Core.Balances;
+using Blnk.Core.Transactions;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Blnk.Storage.Postgres;
+
+/// <summary>
+/// A writer batch's rows as one statement each over <c>unnest</c>ed arrays: PostgreSQL parses, plans and
+/// executes once per batch instead of once per row (measured on 2 cores: a batch of ~150 transfers spent
+/// ~11 ms inserting and ~4.5 ms updating balances with one statement per row, ~5 ms and ~1 ms this way).
+/// Amounts travel as text and are cast to NUMERIC, so no digit is lost.
+/// </summary>
+internal sealed class PostgresBulkWriter : IBulkWriter
+{
+    private const string InsertTransactionsSql = $"INSERT INTO transactions ({SqlLedgerStore.TransactionColumns}) " +
+        "SELECT id, parent, source, destination, reference, currency, description, status, hash, amount::numeric, " +
+        "precision::numeric, overdraft, allow, inflight, skip, atomic, created, effective, scheduled, expiry, " +
+        "commit_date, meta::jsonb FROM unnest(@id, @parent, @source, @destination, @reference, @currency, " +
+        "@description, @status, @hash, @amount, @precision, @overdraft, @allow, @inflight, @skip, @atomic, " +
+        "@created, @effective, @scheduled, @expiry, @commit, @meta) WITH ORDINALITY AS v(id, parent, source, " +
+        "destination, reference, currency, description, status, hash, amount, precision, overdraft, allow, " +
+        "inflight, skip, atomic, created, effective, scheduled, expiry, commit_date, meta, ordinal) ORDER BY ordinal";
+
+    private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until) " +
+        "SELECT t.transaction_id, t.seq, v.available, v.available FROM unnest(@id, @available) AS v(id, available) " +
+        "JOIN transactions t ON t.transaction_id = v.id";
+
+    private const string UpdateBalancesSql = "UPDATE balances b SET balance = v.balance::numeric, " +
+        "credit_balance = v.credit::numeric, debit_balance = v.debit::numeric, " +
+        "inflight_balance = v.inflight::numeric, inflight_credit_balance = v.inflight_credit::numeric, " +
+        "inflight_debit_balance = v.inflight_debit::numeric, version = v.version " +
+        "FROM unnest(@id, @balance, @credit, @debit, @inflight, @inflightCredit, @inflightDebit, @version) " +
+        "AS v(id, balance, credit, debit, inflight, inflight_credit, inflight_debit, version) " +
+        "WHERE b.balance_id = v.id";
+
+    public async Task InsertTransactionsAsync(DbCommand command, IReadOnlyList<TransactionRecord> rows,
+        CancellationToken cancellationToken)
+    {
+        command.CommandText = InsertTransactionsSql;
+        Text(command, "id", rows, row => row.TransactionId);
+        Text(command, "parent", rows, row => row.ParentTransaction);
+        Text(command, "source", rows, row => row.Source);
+        Text(command, "destination", rows, row => row.Destination);
+        Text(command, "reference", rows, row => row.Reference);
+        Text(command, "currency", rows, row => row.Currency);
+        Text(command, "description", rows, row => row.Description);
+        Text(command, "status", rows, row => row.Status);
+        Text(command, "hash", rows, row => row.Hash);
+        Text(command, "amount", rows, row => Digits(row.PreciseAmount));
+        Text(command, "precision", rows, row => Digits(row.Precision));
+        Array(command, "overdraft", NpgsqlDbType.Double, rows.Select(row => row.OverdraftLimit).ToArray());
+        Flags(command, "allow", rows, row => row.AllowOverdraft);
+        Flags(command, "inflight", rows, row => row.Inflight);
+        Flags(command, "skip", rows, row => row.SkipQueue);
+        Flags(command, "atomic", rows, row => row.Atomic);
+        Times(command, "created", rows, row => row.CreatedAt);
+        Times(command, "effective", rows, row => row.EffectiveDate);
+        Times(command, "scheduled", rows, row => row.ScheduledFor);
+        Times(command, "expiry", rows, row => row.InflightExpiryDate);
+        Times(command, "commit", rows, row => row.InflightCommitDate);
+        Text(command, "meta", rows, row => row.MetaDataJson);
+        await ExecuteAsync(command, cancellationToken);
+    }
+
+    public async Task EnqueueAsync(DbCommand command, IReadOnlyList<QueueEntry> entries,
+        CancellationToken cancellationToken)
+    {
+        command.CommandText = EnqueueSql;
+        Text(command, "id", entries, entry => entry.TransactionId);
+        Times(command, "available", entries, entry => entry.AvailableAt);
+        await ExecuteAsync(command, cancellationToken);
+    }
+
+    public async Task UpdateBalancesAsync(DbCommand command, IReadOnlyCollection<Balance> balances,
+        CancellationToken cancellationToken)
+    {
+        command.CommandText = UpdateBalancesSql;
+        Text(command, "id", balances, balance => balance.BalanceId);
+        Text(command, "balance", balances, balance => Digits(balance.Amounts.Balance));
+        Text(command, "credit", balances, balance => Digits(balance.Amounts.CreditBalance));
+        Text(command, "debit", balances, balance => Digits(balance.Amounts.DebitBalance));
+        Text(command, "inflight", balances, balance => Digits(balance.Amounts.InflightBalance));
+        Text(command, "inflightCredit", balances, balance => Digits(balance.Amounts.InflightCreditBalance));
+        Text(command, "inflightDebit", balances, balance => Digits(balance.Amounts.InflightDebitBalance));
+        Array(command, "version", NpgsqlDbType.Bigint, balances.Select(balance => balance.Version).ToArray());
+        var updated = await ExecuteAsync(command, cancellationToken);
+        Core.Invariant.Assert(updated == balances.Count);
+    }
+
+    private static async Task<int> ExecuteAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        await using (command)
+        {
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    private static string Digits(BigInteger value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static void Text<T>(DbCommand command, string name, IEnumerable<T> items, Func<T, string?> value) =>
+        Array(command, name, NpgsqlDbType.Text, items.Select(value).ToArray());
+
+    private static void Flags<T>(DbCommand command, string name, IEnumerable<T> items, Func<T, bool> value) =>
+        Array(command, name, NpgsqlDbType.Boolean, items.Select(value).ToArray());
+
+    private static void Times<T>(DbCommand command, string name, IEnumerable<T> items, Func<T, DateTime?> value) =>
+        Array(command, name, NpgsqlDbType.TimestampTz, items
+            .Select(item => value(item) is { } time ? DateTime.SpecifyKind(time, DateTimeKind.Utc) : (DateTime?)null)
+            .ToArray());
+
+    private static void Array(DbCommand command, string name, NpgsqlDbType elementType, object values) =>
+        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | elementType) { Value = values });
+}
