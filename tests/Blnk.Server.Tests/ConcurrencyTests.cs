@@ -40,8 +40,8 @@ public sealed class ConcurrencyTests(ServerFixture fixture) : IClassFixture<Serv
         {
             var hot = await api.CreateBalanceAsync();
             var sink = await api.CreateBalanceAsync();
-            await api.FundAsync(hot, 100);
-            var references = Enumerable.Range(0, 200).Select(i => $"hot-{i}-{Guid.NewGuid()}").ToList();
+            await api.FundAsync(hot, 500);
+            var references = Enumerable.Range(0, 1000).Select(i => $"hot-{i}-{Guid.NewGuid()}").ToList();
             var responses = await Task.WhenAll(references.Select(reference =>
                 api.TransferAsync(hot, sink, 1, skipQueue, reference)));
             int applied;
@@ -57,11 +57,11 @@ public sealed class ConcurrencyTests(ServerFixture fixture) : IClassFixture<Serv
                 Assert.All(responses, response => Assert.Equal(HttpStatusCode.Created, response.Status));
                 var outcomes = await Task.WhenAll(references.Select(reference => api.WaitForReferenceAsync(reference + "_q")));
                 applied = outcomes.Count(outcome => outcome.Str("status") == "APPLIED");
-                Assert.Equal(200 - applied, outcomes.Count(outcome => outcome.Str("status") == "REJECTED"));
+                Assert.Equal(1000 - applied, outcomes.Count(outcome => outcome.Str("status") == "REJECTED"));
             }
-            Assert.Equal(100, applied);
+            Assert.Equal(500, applied);
             Assert.Equal(0, await api.BalanceOfAsync(hot));
-            Assert.Equal(100, await api.BalanceOfAsync(sink));
+            Assert.Equal(500, await api.BalanceOfAsync(sink));
         }
     }
 

@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Blnk.TestSupport;
+
+namespace Blnk.Server.Tests;
+
+// Covers the writer under pressure: a full queue answers 503 QUEUE_BACKPRESSURE fast and recovers;
+// one failing item does not fail its batch; queued work resumes after a SIGKILL under load.
+public sealed class LoadSafetyTests
+{
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task A_full_writer_queue_answers_503_quickly_and_recovers(string dialect)
+    {
+        await using var server = await ServerProcess.StartAsync(await ServerFixture.NewDataSourceAsync(dialect),
+            new Dictionary<string, string>
+            {
+                ["BLNK_TRANSACTION_MAX_QUEUE_SIZE"] = "1",
+                ["BLNK_TRANSACTION_BATCH_SIZE"] = "1",
+            });
+        var api = new Api(server.Client);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 1_000_000);
+
+        var timings = new ConcurrentBag<(HttpStatusCode Status, string? Code, TimeSpan Elapsed, string Reference)>();
+        await Task.WhenAll(Enumerable.Range(0, 300).Select(async i =>
+        {
+            var reference = $"bp-{i}-{Guid.NewGuid()}";
+            var watch = Stopwatch.StartNew();
+            var response = await api.TransferAsync(source, destination, 1, reference: reference);
+            timings.Add((response.Status, response.Status == HttpStatusCode.Created ? null : response.ErrorCode,
+                watch.Elapsed, reference));
+        }));
+
+        var refused = timings.Where(timing => timing.Status == HttpStatusCode.ServiceUnavailable).ToList();
+        Assert.NotEmpty(refused);
+        Assert.All(refused, timing => Assert.Equal("QUEUE_BACKPRESSURE", timing.Code));
+        Assert.All(timings, timing => Assert.True(timing.Status is HttpStatusCode.Created
+            or HttpStatusCode.ServiceUnavailable, $"{timing.Status} {timing.Code}"));
+        var accepted = timings.Where(timing => timing.Status == HttpStatusCode.Created).ToList();
+        Assert.Equal(1_000_000 - accepted.Count, await api.BalanceOfAsync(source));
+        foreach (var timing in refused)
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"transactions/reference/{timing.Reference}")).Status);
+        }
+        // Load gone: the server takes writes again.
+        Assert.Equal(HttpStatusCode.Created, (await api.TransferAsync(source, destination, 1)).Status);
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Failing_items_in_a_batch_do_not_stop_the_others(string dialect)
+    {
+        await using var server = await ServerProcess.StartAsync(await ServerFixture.NewDataSourceAsync(dialect));
+        var api = new Api(server.Client);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 100);
+        var duplicate = "dup-" + Guid.NewGuid();
+        Assert.Equal(HttpStatusCode.Created, (await api.TransferAsync(source, destination, 1, reference: duplicate)).Status);
+
+        // Sent together so they share writer batches: good ones interleaved with every kind of refusal.
+        var good = Enumerable.Range(0, 40).Select(i => api.TransferAsync(source, destination, 1)).ToList();
+        var insufficient = api.TransferAsync(source, destination, 1_000_000);
+        var duplicated = api.TransferAsync(source, destination, 1, reference: duplicate);
+        var unknown = api.TransferAsync("bln_does_not_exist", destination, 1);
+        var mismatch = api.TransferAsync(source, destination, 1, currency: "EUR");
+        var more = Enumerable.Range(0, 40).Select(i => api.TransferAsync(source, destination, 1)).ToList();
+
+        Assert.Equal("TXN_INSUFFICIENT_FUNDS", (await insufficient).ErrorCode);
+        Assert.Equal("TXN_DUPLICATE_REFERENCE", (await duplicated).ErrorCode);
+        Assert.Equal("TXN_NOT_FOUND", (await unknown).ErrorCode);
+        Assert.Equal("TXN_VALIDATION_ERROR", (await mismatch).ErrorCode);
+        foreach (var response in await Task.WhenAll(good.Concat(more)))
+        {
+            Assert.Equal(HttpStatusCode.Created, response.Status);
+        }
+        Assert.Equal(100 - 1 - 80, await api.BalanceOfAsync(source));
+        Assert.Equal(81, await api.BalanceOfAsync(destination));
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Queued_work_resumes_after_a_sigkill_under_load(string dialect)
+    {
+        await using var server = await ServerProcess.StartAsync(await ServerFixture.NewDataSourceAsync(dialect));
+        var api = new Api(server.Client);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 1_000_000);
+        var acknowledged = new ConcurrentBag<string>();
+        using var stop = new CancellationTokenSource();
+        var load = Enumerable.Range(0, 32).Select(worker => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var reference = $"kq-{worker}-{Guid.NewGuid()}";
+                try
+                {
+                    var response = await api.TransferAsync(source, destination, 1, skipQueue: false, reference);
+                    if (response.Status == HttpStatusCode.Created)
+                    {
+                        acknowledged.Add(reference);
+                    }
+                }
+                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+                {
+                    return;
+                }
+            }
+        })).ToList();
+        await Task.Delay(1500);
+        server.Kill();
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+        Assert.NotEmpty(acknowledged);
+
+        await server.RestartAsync();
+        foreach (var reference in acknowledged)
+        {
+            var child = await api.WaitForReferenceAsync(reference + "_q", TimeSpan.FromSeconds(60));
+            Assert.True(child.Status == HttpStatusCode.OK, $"queued {reference} never applied after the restart");
+            Assert.Equal("APPLIED", child.Str("status"));
+        }
+        // Requests cut off by the kill may have committed without an answer: at least every acknowledged
+        // one is applied, and money is conserved either way.
+        var moved = await api.BalanceOfAsync(destination);
+        Assert.True(moved >= acknowledged.Count, $"{moved} applied, {acknowledged.Count} acknowledged");
+        Assert.Equal(1_000_000, await api.BalanceOfAsync(source) + moved);
+    }
+}
