@@ -25,7 +25,7 @@ public readonly record struct QueueEntry(string TransactionId, DateTime Availabl
 /// The one storage port. Two implementations (SQLite, PostgreSQL) pass the same conformance suite.
 /// Reads go straight to the database; every change to money goes through <see cref="BeginWriteBatchAsync"/>.
 /// </summary>
-public interface ILedgerStore : IAsyncDisposable
+public partial interface ILedgerStore : IAsyncDisposable
 {
     /// <summary>"sqlite" or "postgres".</summary>
     string Dialect { get; }

@@ -11,7 +11,7 @@ namespace Blnk.Storage;
 /// The storage port in hand-written SQL shared by both dialects; <see cref="SqlDialect"/> supplies
 /// the parts that differ.
 /// </summary>
-public class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
+public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
 {
     internal const string BalanceColumns = "balance_id, ledger_id, currency, indicator, identity_id, created_at, " +
         "meta_data, track_fund_lineage, allocation_strategy, version, credit_balance, debit_balance, " +
