@@ -6,6 +6,9 @@ public sealed class IdGenerator
     public const string TransactionPrefix = "txn";
     public const string LedgerPrefix = "ldg";
     public const string BalancePrefix = "bln";
+    public const string ActionPrefix = "act";
+    public const string BulkPrefix = "bulk";
+    public const string ReferencePrefix = "ref";
 
     public string New(string prefix) => $"{prefix}_{Guid.NewGuid()}";
 }

@@ -18,8 +18,32 @@ public enum BalanceInsertOutcome
 /// <summary>Sums of the precise amounts of QUEUED transactions not yet applied, for one balance (scheduled ones excluded).</summary>
 public readonly record struct QueuedAmounts(System.Numerics.BigInteger Debit, System.Numerics.BigInteger Credit);
 
-/// <summary>A queued or scheduled transaction waiting to be applied no earlier than <see cref="AvailableAt"/>.</summary>
-public readonly record struct QueueEntry(string TransactionId, DateTime AvailableAt);
+/// <summary>
+/// A queued or scheduled transaction waiting to be applied no earlier than <see cref="AvailableAt"/>. An
+/// atomic group is one entry (keyed by its first leg) with <see cref="GroupId"/> = the legs' parent_transaction.
+/// </summary>
+public readonly record struct QueueEntry(string TransactionId, DateTime AvailableAt, string? GroupId = null);
+
+/// <summary>How much of an inflight hold is committed, and whether it is voided.</summary>
+public readonly record struct HoldProgress(System.Numerics.BigInteger Committed, bool Voided);
+
+/// <summary>Where a pending inflight action came from; one pending action per hold and origin.</summary>
+public enum InflightActionOrigin
+{
+    Request,
+    Expiry,
+    ScheduledCommit,
+}
+
+/// <summary>
+/// A commit or void of an inflight row to run no earlier than <see cref="AvailableAt"/>; a null
+/// <see cref="PreciseAmount"/> commits everything remaining.
+/// </summary>
+public sealed record InflightActionEntry(string ActionId, string TransactionId, bool Commit,
+    System.Numerics.BigInteger? PreciseAmount, InflightActionOrigin Origin, DateTime AvailableAt);
+
+/// <summary>A leased queue entry and the QUEUED rows it stands for (several for an atomic group), in order.</summary>
+public sealed record ClaimedQueueEntry(string EntryId, IReadOnlyList<TransactionRecord> Rows);
 
 /// <summary>
 /// The one storage port. Two implementations (SQLite, PostgreSQL) pass the same conformance suite.
@@ -67,9 +91,9 @@ public partial interface ILedgerStore : IAsyncDisposable
 
     /// <summary>
     /// Leases up to <paramref name="max"/> due queue entries (oldest first) so that no other process
-    /// picks them until <paramref name="leaseUntil"/>, and returns their transactions in queue order.
+    /// picks them until <paramref name="leaseUntil"/>, and returns them with their rows in queue order.
     /// </summary>
-    Task<IReadOnlyList<TransactionRecord>> ClaimQueuedAsync(int max, DateTime now, DateTime leaseUntil,
+    Task<IReadOnlyList<ClaimedQueueEntry>> ClaimQueuedAsync(int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken);
 
     /// <summary>Opens one database transaction for a batch of balance changes.</summary>
@@ -102,6 +126,21 @@ public interface IWriteBatch : IAsyncDisposable
     Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken);
 
     Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken);
+
+    /// <summary>Rows by id, read after the batch's locks are held.</summary>
+    Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(IReadOnlyCollection<string> transactionIds,
+        CancellationToken cancellationToken);
+
+    /// <summary>For each inflight row: the sum of its APPLIED (commit) children and whether a VOID child exists.</summary>
+    Task<Dictionary<string, HoldProgress>> LoadHoldProgressAsync(IReadOnlyCollection<string> holdIds,
+        CancellationToken cancellationToken);
+
+    /// <summary>Removes pending inflight actions and returns the ids that were still pending (each runs once).</summary>
+    Task<HashSet<string>> TakeInflightActionsAsync(IReadOnlyCollection<string> actionIds,
+        CancellationToken cancellationToken);
+
+    /// <summary>Stores inflight actions to run at their time (expiries, scheduled commits).</summary>
+    Task ScheduleInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions, CancellationToken cancellationToken);
 
     Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken);
 

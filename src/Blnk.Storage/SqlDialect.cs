@@ -17,6 +17,10 @@ public abstract class SqlDialect
     public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection,
         CancellationToken cancellationToken);
 
+    /// <summary>Starts a read-only transaction: a consistent view that never blocks writers.</summary>
+    public virtual async ValueTask<DbTransaction> BeginReadAsync(DbConnection connection,
+        CancellationToken cancellationToken) => await connection.BeginTransactionAsync(cancellationToken);
+
     public abstract void AddAmount(DbCommand command, string name, BigInteger value);
 
     public abstract BigInteger ReadAmount(DbDataReader reader, int ordinal);
@@ -33,8 +37,11 @@ public abstract class SqlDialect
     /// <summary>Appended to the balance load of a batch: row locks on PostgreSQL, nothing on SQLite.</summary>
     public abstract string LockRowsClause { get; }
 
-    /// <summary>The statement that leases due queue entries and returns (transaction_id, seq).</summary>
-    public abstract string ClaimQueueSql { get; }
+    /// <summary>
+    /// The statement that leases up to <c>@max</c> due rows of a work table (queue entries, inflight actions)
+    /// until <c>@lease</c>, oldest first, skipping rows another process holds, and returns <paramref name="columns"/>.
+    /// </summary>
+    public abstract string ClaimDueSql(string table, string key, string orderBy, string columns);
 
     /// <summary>Serialises migrations between processes that start at once; disposing releases it.</summary>
     public abstract Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,

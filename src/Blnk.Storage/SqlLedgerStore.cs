@@ -217,44 +217,54 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         QueryAsync($"SELECT {TransactionColumns} FROM transactions ORDER BY seq DESC LIMIT @limit OFFSET @offset",
             command => AddPage(command, limit, offset), ReadTransaction, cancellationToken);
 
-    public async Task<IReadOnlyList<TransactionRecord>> ClaimQueuedAsync(int max, DateTime now, DateTime leaseUntil,
+    public async Task<IReadOnlyList<ClaimedQueueEntry>> ClaimQueuedAsync(int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
-        var claimed = new Dictionary<string, long>();
+        var claimed = new List<(string EntryId, long Seq, string? GroupId)>();
         await using (var claim = connection.CreateCommand())
         {
             claim.Transaction = dbTransaction;
-            claim.CommandText = dialect.ClaimQueueSql;
+            claim.CommandText = dialect.ClaimDueSql("transaction_queue", "transaction_id", "seq",
+                "transaction_id, seq, group_id");
             dialect.AddTime(claim, "now", now);
             dialect.AddTime(claim, "lease", leaseUntil);
             SqlDialect.Add(claim, "max", max);
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                claimed[reader.GetString(0)] = reader.GetInt64(1);
+                claimed.Add((reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
             }
         }
-        if (claimed.Count == 0)
+        var entries = new List<ClaimedQueueEntry>(claimed.Count);
+        foreach (var (entryId, _, groupId) in claimed.OrderBy(entry => entry.Seq))
         {
-            await dbTransaction.CommitAsync(cancellationToken);
-            return [];
-        }
-        var rows = new List<TransactionRecord>();
-        await using (var load = connection.CreateCommand())
-        {
-            load.Transaction = dbTransaction;
-            var membership = dialect.AddInList(load, "ids", claimed.Keys);
-            load.CommandText = $"SELECT {TransactionColumns} FROM transactions WHERE transaction_id {membership}";
-            await using var reader = await load.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                rows.Add(ReadTransaction(reader));
-            }
+            var rows = await QueryInAsync(connection, dbTransaction, groupId is null
+                ? $"SELECT {TransactionColumns} FROM transactions WHERE transaction_id = @key ORDER BY seq"
+                : $"SELECT {TransactionColumns} FROM transactions WHERE parent_transaction = @key " +
+                  $"AND status IN ('{TransactionStatus.Queued}', '{TransactionStatus.Scheduled}') ORDER BY seq",
+                groupId ?? entryId, cancellationToken);
+            entries.Add(new ClaimedQueueEntry(entryId, rows));
         }
         await dbTransaction.CommitAsync(cancellationToken);
-        return [.. rows.OrderBy(row => claimed[row.TransactionId])];
+        return entries;
+    }
+
+    private async Task<List<TransactionRecord>> QueryInAsync(DbConnection connection, DbTransaction dbTransaction,
+        string sql, string key, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = dbTransaction;
+        command.CommandText = sql;
+        SqlDialect.Add(command, "key", key);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<TransactionRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(ReadTransaction(reader));
+        }
+        return rows;
     }
 
     public virtual async Task<IWriteBatch> BeginWriteBatchAsync(CancellationToken cancellationToken)

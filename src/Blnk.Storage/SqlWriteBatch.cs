@@ -13,8 +13,12 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         "debit_balance = @debit, inflight_balance = @inflight, inflight_credit_balance = @inflightCredit, " +
         "inflight_debit_balance = @inflightDebit, version = @version WHERE balance_id = @id";
 
-    private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until) " +
-        "SELECT transaction_id, seq, @available, @available FROM transactions WHERE transaction_id = @id";
+    private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
+        "group_id) SELECT transaction_id, seq, @available, @available, @group FROM transactions WHERE transaction_id = @id";
+
+    private const string ScheduleActionSql = "INSERT INTO inflight_actions (action_id, transaction_id, action, " +
+        "precise_amount, origin, available_at, lease_until) VALUES (@id, @transaction, @action, @amount, @origin, " +
+        "@available, @available)";
 
     private readonly SqlDialect _dialect = store.SqlDialect;
 
@@ -89,8 +93,71 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             {
                 SqlDialect.Add(command, "id", entry.TransactionId);
                 _dialect.AddTime(command, "available", entry.AvailableAt);
+                SqlDialect.Add(command, "group", entry.GroupId);
             }, cancellationToken);
     }
+
+    public async Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(
+        IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
+    {
+        var rows = new Dictionary<string, TransactionRecord>(StringComparer.Ordinal);
+        if (transactionIds.Count == 0)
+        {
+            return rows;
+        }
+        await using var command = Command();
+        var membership = _dialect.AddInList(command, "ids", transactionIds);
+        command.CommandText = $"SELECT {SqlLedgerStore.TransactionColumns} FROM transactions " +
+            $"WHERE transaction_id {membership}";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var row = store.ReadTransaction(reader);
+            rows[row.TransactionId] = row;
+        }
+        return rows;
+    }
+
+    public async Task<Dictionary<string, HoldProgress>> LoadHoldProgressAsync(IReadOnlyCollection<string> holdIds,
+        CancellationToken cancellationToken)
+    {
+        var progress = holdIds.ToDictionary(id => id, _ => new HoldProgress(0, false), StringComparer.Ordinal);
+        if (holdIds.Count == 0)
+        {
+            return progress;
+        }
+        await using var command = Command();
+        var membership = _dialect.AddInList(command, "ids", holdIds);
+        command.CommandText = "SELECT parent_transaction, status, precise_amount FROM transactions " +
+            $"WHERE parent_transaction {membership} AND status IN ('{TransactionStatus.Applied}', '{TransactionStatus.Void}')";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var (holdId, current) = (reader.GetString(0), progress[reader.GetString(0)]);
+            progress[holdId] = reader.GetString(1) == TransactionStatus.Void
+                ? current with { Voided = true }
+                : current with { Committed = current.Committed + _dialect.ReadAmount(reader, 2) };
+        }
+        return progress;
+    }
+
+    public async Task<HashSet<string>> TakeInflightActionsAsync(IReadOnlyCollection<string> actionIds,
+        CancellationToken cancellationToken)
+    {
+        if (actionIds.Count == 0)
+        {
+            return [];
+        }
+        await using var command = Command();
+        var membership = _dialect.AddInList(command, "ids", actionIds);
+        command.CommandText = $"DELETE FROM inflight_actions WHERE action_id {membership} RETURNING action_id";
+        return await ReadStringsAsync(command, cancellationToken);
+    }
+
+    public Task ScheduleInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions,
+        CancellationToken cancellationToken) =>
+        SqlDialect.ExecuteManyAsync(connection, dbTransaction, ScheduleActionSql, actions,
+            (command, action) => store.AddInflightActionParameters(command, action), cancellationToken);
 
     public Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken)
     {

@@ -12,6 +12,13 @@ public enum RejectionCode
     InvalidAmount,
     InsufficientFunds,
     ExceedsOverdraftLimit,
+    NotInflight,
+    AlreadyVoided,
+    AlreadyCommitted,
+    CommitAmountExceeded,
+
+    /// <summary>Another item of an atomic group was refused, so this one was not applied either.</summary>
+    AtomicGroupRefused,
 }
 
 /// <summary>A rejected transaction: the code decides the HTTP status, the message is shown to the caller.</summary>
@@ -29,6 +36,20 @@ public sealed record Rejection(RejectionCode Code, string Message)
     public static Rejection DuplicateReference(string reference) =>
         new(RejectionCode.DuplicateReference,
             $"transaction validation failed: reference {reference} has already been used");
+
+    public static Rejection NotInflight() =>
+        new(RejectionCode.NotInflight, "transaction is not in inflight status");
+
+    public static Rejection AlreadyVoided() =>
+        new(RejectionCode.AlreadyVoided, "transaction has already been voided");
+
+    public static Rejection AlreadyCommitted(string action) =>
+        new(RejectionCode.AlreadyCommitted, $"cannot {action}. Transaction already committed");
+
+    public static Rejection CommitAmountExceeded(string message) => new(RejectionCode.CommitAmountExceeded, message);
+
+    public static Rejection AtomicGroupRefused(Rejection cause) =>
+        new(RejectionCode.AtomicGroupRefused, $"not applied: another transaction of its atomic group was refused ({cause.Message})");
 
     public static Rejection BalanceNotFound(string balanceId) =>
         new(RejectionCode.BalanceNotFound, $"Balance with ID '{balanceId}' not found");

@@ -22,4 +22,12 @@ public static class ErrorCodes
     public const string InvalidAmount = "TXN_INVALID_AMOUNT";
     public const string InsufficientFunds = "TXN_INSUFFICIENT_FUNDS";
     public const string DuplicateReference = "TXN_DUPLICATE_REFERENCE";
+    public const string NotInflight = "TXN_NOT_INFLIGHT";
+    public const string AlreadyVoided = "TXN_ALREADY_VOIDED";
+    public const string AlreadyCommitted = "TXN_ALREADY_COMMITTED";
+    public const string CommitAmountExceeded = "TXN_COMMIT_AMOUNT_EXCEEDED";
+    public const string InvalidStatusAction = "TXN_INVALID_STATUS_ACTION";
+    public const string BulkEmpty = "TXN_BULK_EMPTY";
+    public const string BulkLimitExceeded = "TXN_BULK_LIMIT_EXCEEDED";
+    public const string InvalidDistribution = "TXN_INVALID_DISTRIBUTION";
 }

@@ -8,58 +8,216 @@ using Blnk.Storage;
 namespace Blnk.Server.Writer;
 
 /// <summary>
-/// Decides every item of one batch, in arrival order, against balances loaded and locked for the
-/// batch. Pure apart from the in-memory balances it mutates; the writer persists what it collects.
+/// Decides every unit of one batch, in arrival order, against the balances and holds loaded (and
+/// locked) for the batch. Each unit works on copies (<see cref="UnitScratch"/>) that replace the
+/// batch's state only when the unit is accepted, so an atomic unit that fails leaves no trace. Pure
+/// apart from that in-memory state; the writer persists what is collected here.
 /// </summary>
 public sealed class BatchPlan(
-    IReadOnlyDictionary<string, Balance> balances,
+    Dictionary<string, Balance> balances,
+    Dictionary<string, Hold> holds,
     HashSet<string> usedReferences,
-    IReadOnlySet<string> takenQueueEntries)
+    IReadOnlySet<string> takenQueueEntries,
+    IReadOnlySet<string> takenInflightActions,
+    Func<string> newActionId)
 {
     public List<TransactionRecord> Rows { get; } = [];
     public List<QueueEntry> QueueEntries { get; } = [];
+    public List<InflightActionEntry> ScheduledActions { get; } = [];
     public Dictionary<string, Balance> TouchedBalances { get; } = new(StringComparer.Ordinal);
 
-    public WriteOutcome Decide(TransactionWrite write)
+    internal IReadOnlyDictionary<string, Balance> Balances => balances;
+    internal IReadOnlyDictionary<string, Hold> Holds => holds;
+    internal IReadOnlySet<string> UsedReferences => usedReferences;
+    internal Func<string> NewActionId => newActionId;
+
+    public UnitOutcome Decide(WriteUnit unit)
     {
-        var row = write.Row;
-        if (write.Mode == WriteMode.ApplyQueued && !takenQueueEntries.Contains(row.ParentTransaction))
+        if ((unit.QueueEntryId is { } entry && !takenQueueEntries.Contains(entry))
+            || (unit.InflightActionId is { } action && !takenInflightActions.Contains(action)))
         {
-            return WriteOutcome.AlreadyProcessed;
+            return new UnitOutcome([], AlreadyProcessed: true);
         }
+        var scratch = new UnitScratch(this, unit);
+        var outcomes = new OperationOutcome[unit.Operations.Count];
+        Array.Fill(outcomes, OperationOutcome.NotAttempted);
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            outcomes[i] = scratch.Run(unit.Operations[i]);
+            if (outcomes[i].Rejection is { } refusal)
+            {
+                return unit.Policy == UnitPolicy.Atomic
+                    ? RefuseAtomic(unit, i, refusal)
+                    : Finish(unit, scratch, outcomes);
+            }
+        }
+        return Finish(unit, scratch, outcomes);
+    }
+
+    private UnitOutcome Finish(WriteUnit unit, UnitScratch scratch, OperationOutcome[] outcomes)
+    {
+        var changes = scratch.Changes();
+        if (!unit.DryRun)
+        {
+            scratch.MergeInto(balances, holds, usedReferences, TouchedBalances);
+            Rows.AddRange(scratch.Rows);
+            QueueEntries.AddRange(scratch.QueueEntries);
+            ScheduledActions.AddRange(scratch.ScheduledActions);
+        }
+        return new UnitOutcome(outcomes, Changes: changes);
+    }
+
+    /// <summary>
+    /// An atomic unit was refused: nothing of it applies. Queued transactions still get their outcome —
+    /// a REJECTED child each (unless the child's reference is taken, which drops the entry as Blnk does).
+    /// </summary>
+    private UnitOutcome RefuseAtomic(WriteUnit unit, int refusedAt, Rejection refusal)
+    {
+        var outcomes = new OperationOutcome[unit.Operations.Count];
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            var reason = i == refusedAt ? refusal : Rejection.AtomicGroupRefused(refusal);
+            outcomes[i] = new OperationOutcome(null, reason);
+            if (!unit.DryRun && unit.Operations[i] is PostTransaction { Mode: PostMode.ApplyQueued } queued
+                && !usedReferences.Contains(queued.Row.Reference))
+            {
+                var rejected = Rejected(queued.Row, reason);
+                usedReferences.Add(rejected.Reference);
+                Rows.Add(rejected);
+                outcomes[i] = new OperationOutcome(rejected, reason);
+            }
+        }
+        return new UnitOutcome(outcomes, Changes: unit.DryRun ? [] : null);
+    }
+
+    private static TransactionRecord Rejected(TransactionRecord row, Rejection rejection)
+    {
+        var metaData = row.MetaDataJson is null ? [] : JsonNode.Parse(row.MetaDataJson)!.AsObject();
+        metaData["blnk_rejection_reason"] = rejection.Message;
+        return row with { Status = TransactionStatus.Rejected, MetaDataJson = metaData.ToJsonString() };
+    }
+}
+
+/// <summary>
+/// The copies one unit works on: balances and holds are cloned on first touch, rows and references are
+/// collected, and everything joins the batch only through <see cref="MergeInto"/>.
+/// </summary>
+internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
+{
+    private readonly Dictionary<string, Balance> _balances = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Hold> _holds = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _references = new(StringComparer.Ordinal);
+
+    public List<TransactionRecord> Rows { get; } = [];
+    public List<QueueEntry> QueueEntries { get; } = [];
+    public List<InflightActionEntry> ScheduledActions { get; } = [];
+
+    public OperationOutcome Run(LedgerOperation operation) => operation switch
+    {
+        PostTransaction post => Post(post),
+        ResolveInflight resolve => Resolve(resolve),
+        _ => throw new InvariantException($"unknown operation {operation.GetType().Name}"),
+    };
+
+    public IReadOnlyList<BalanceChange> Changes() =>
+        [.. _balances.Values.Select(after => new BalanceChange(plan.Balances[after.BalanceId], after))];
+
+    public void MergeInto(Dictionary<string, Balance> balances, Dictionary<string, Hold> holds,
+        HashSet<string> references, Dictionary<string, Balance> touched)
+    {
+        foreach (var (id, balance) in _balances)
+        {
+            balances[id] = balance;
+            touched[id] = balance;
+        }
+        foreach (var (id, hold) in _holds)
+        {
+            holds[id] = hold;
+        }
+        references.UnionWith(_references);
+    }
+
+    private OperationOutcome Post(PostTransaction post)
+    {
+        var row = post.Row;
         var refusal = CheckRow(row);
-        if (refusal is { Code: RejectionCode.DuplicateReference } && write.Mode == WriteMode.ApplyQueued)
+        if (refusal is not null)
         {
-            // The child's reference is taken (a caller used "<ref>_q" themselves): the entry is dropped, as Blnk does.
-            return WriteOutcome.AlreadyProcessed;
+            return new OperationOutcome(null, refusal);
         }
-        if (refusal is null && write.Mode == WriteMode.Enqueue)
+        if (post.Mode == PostMode.Enqueue)
         {
             Record(row);
-            QueueEntries.Add(new QueueEntry(row.TransactionId, write.AvailableAt));
-            return new WriteOutcome(row, null);
+            if (unit.QueueGroupId is null || QueueEntries.Count == 0)
+            {
+                QueueEntries.Add(new QueueEntry(row.TransactionId, unit.AvailableAt, unit.QueueGroupId));
+            }
+            return new OperationOutcome(row, null);
         }
-        refusal ??= Apply(row);
-        if (refusal is null)
+        var source = Balance(row.Source);
+        var destination = Balance(row.Destination);
+        var overdraftLimit = row.OverdraftLimit > 0 ? Precision.ToPreciseAmount(row.OverdraftLimit, row.Precision) : 0;
+        refusal = PostingEngine.Apply(source.Amounts, destination.Amounts,
+            new Posting(row.PreciseAmount, row.Inflight, row.AllowOverdraft, overdraftLimit));
+        if (refusal is not null)
         {
-            var applied = row with { Status = row.Inflight ? TransactionStatus.Inflight : TransactionStatus.Applied };
-            Record(applied);
-            return new WriteOutcome(applied, null);
+            return new OperationOutcome(null, refusal);
         }
-        if (write.Mode != WriteMode.ApplyQueued)
+        source.Version++;
+        destination.Version++;
+        var applied = row with { Status = row.Inflight ? TransactionStatus.Inflight : TransactionStatus.Applied };
+        Record(applied);
+        ScheduleHoldDeadlines(applied);
+        return new OperationOutcome(applied, null);
+    }
+
+    private OperationOutcome Resolve(ResolveInflight resolve)
+    {
+        if (!plan.Holds.ContainsKey(resolve.HoldId) && !_holds.ContainsKey(resolve.HoldId))
         {
-            return new WriteOutcome(null, refusal);
+            return new OperationOutcome(null, Rejection.NotInflight());
         }
-        var rejected = Rejected(row, refusal);
-        Record(rejected);
-        return new WriteOutcome(rejected, refusal);
+        var hold = Hold(resolve.HoldId);
+        var row = hold.Row;
+        if (_references.Contains(resolve.Reference) || plan.UsedReferences.Contains(resolve.Reference))
+        {
+            return new OperationOutcome(null, Rejection.DuplicateReference(resolve.Reference));
+        }
+        var source = Balance(row.Source);
+        var destination = Balance(row.Destination);
+        var refusal = resolve.Commit
+            ? InflightEngine.Commit(hold, source.Amounts, destination.Amounts, resolve.Amount, out var amount)
+            : InflightEngine.Void(hold, source.Amounts, destination.Amounts, out amount);
+        if (refusal is not null)
+        {
+            return new OperationOutcome(null, refusal);
+        }
+        source.Version++;
+        destination.Version++;
+        var outcome = row with
+        {
+            TransactionId = resolve.TransactionId,
+            ParentTransaction = row.TransactionId,
+            Reference = resolve.Reference,
+            Status = resolve.Commit ? TransactionStatus.Applied : TransactionStatus.Void,
+            Hash = TransactionHash.Compute(Precision.FormatShortest(Precision.ToAmount(amount, row.Precision)),
+                resolve.Reference, row.Currency, row.Source, row.Destination),
+            PreciseAmount = amount,
+            Inflight = false,
+            CreatedAt = resolve.CreatedAt,
+            EffectiveDate = resolve.CreatedAt,
+            InflightExpiryDate = null,
+            InflightCommitDate = null,
+        };
+        Record(outcome);
+        return new OperationOutcome(outcome, null);
     }
 
     private Rejection? CheckRow(TransactionRecord row)
     {
         foreach (var balanceId in new[] { row.Source, row.Destination })
         {
-            if (!balances.TryGetValue(balanceId, out var balance))
+            if (!plan.Balances.TryGetValue(balanceId, out var balance))
             {
                 return Rejection.BalanceNotFound(balanceId);
             }
@@ -68,40 +226,62 @@ public sealed class BatchPlan(
                 return Rejection.CurrencyMismatch(balanceId, balance.Currency, row.Currency);
             }
         }
-        return usedReferences.Contains(row.Reference) ? Rejection.DuplicateReference(row.Reference) : null;
+        return _references.Contains(row.Reference) || plan.UsedReferences.Contains(row.Reference)
+            ? Rejection.DuplicateReference(row.Reference)
+            : null;
     }
 
-    private Rejection? Apply(TransactionRecord row)
+    /// <summary>Expiry and scheduled commit are stored with the hold, in the same database transaction.</summary>
+    private void ScheduleHoldDeadlines(TransactionRecord hold)
     {
-        var source = balances[row.Source];
-        var destination = balances[row.Destination];
-        var overdraftLimit = row.OverdraftLimit > 0
-            ? Precision.ToPreciseAmount(row.OverdraftLimit, row.Precision)
-            : 0;
-        var refusal = PostingEngine.Apply(source.Amounts, destination.Amounts,
-            new Posting(row.PreciseAmount, row.Inflight, row.AllowOverdraft, overdraftLimit));
-        if (refusal is not null)
+        if (hold.Status != TransactionStatus.Inflight)
         {
-            return refusal;
+            return;
         }
-        source.Version++;
-        destination.Version++;
-        TouchedBalances[source.BalanceId] = source;
-        TouchedBalances[destination.BalanceId] = destination;
-        return null;
+        if (hold.InflightExpiryDate is { } expiry)
+        {
+            ScheduledActions.Add(new InflightActionEntry(plan.NewActionId(), hold.TransactionId, Commit: false,
+                null, InflightActionOrigin.Expiry, expiry));
+        }
+        if (hold.InflightCommitDate is { } commit)
+        {
+            ScheduledActions.Add(new InflightActionEntry(plan.NewActionId(), hold.TransactionId, Commit: true,
+                null, InflightActionOrigin.ScheduledCommit, commit));
+        }
     }
 
     private void Record(TransactionRecord row)
     {
-        Invariant.Assert(!usedReferences.Contains(row.Reference));
-        usedReferences.Add(row.Reference);
+        Invariant.Assert(!plan.UsedReferences.Contains(row.Reference));
+        Invariant.Assert(_references.Add(row.Reference));
         Rows.Add(row);
     }
 
-    private static TransactionRecord Rejected(TransactionRecord row, Rejection rejection)
+    private Balance Balance(string balanceId)
     {
-        var metaData = row.MetaDataJson is null ? [] : JsonNode.Parse(row.MetaDataJson)!.AsObject();
-        metaData["blnk_rejection_reason"] = rejection.Message;
-        return row with { Status = TransactionStatus.Rejected, MetaDataJson = metaData.ToJsonString() };
+        if (!_balances.TryGetValue(balanceId, out var copy))
+        {
+            var original = plan.Balances[balanceId];
+            copy = new Balance
+            {
+                BalanceId = original.BalanceId, LedgerId = original.LedgerId, Currency = original.Currency,
+                Indicator = original.Indicator, IdentityId = original.IdentityId, CreatedAt = original.CreatedAt,
+                MetaDataJson = original.MetaDataJson, TrackFundLineage = original.TrackFundLineage,
+                AllocationStrategy = original.AllocationStrategy, Version = original.Version,
+                Amounts = original.Amounts.Copy(),
+            };
+            _balances[balanceId] = copy;
+        }
+        return copy;
+    }
+
+    private Hold Hold(string holdId)
+    {
+        if (!_holds.TryGetValue(holdId, out var copy))
+        {
+            copy = plan.Holds[holdId].Clone();
+            _holds[holdId] = copy;
+        }
+        return copy;
     }
 }

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Blnk.Core;
+using Blnk.Core.Transactions;
 using Blnk.Storage;
 
 namespace Blnk.Server.Writer;
@@ -16,33 +17,36 @@ namespace Blnk.Server.Writer;
 /// batch. Correctness across processes comes from the database: rows are locked in id order, a
 /// reference is unique by index, and a conflicting batch is retried whole.
 /// </remarks>
-public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, WriterOptions options,
+public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, WriterOptions options, IdGenerator ids,
     ILogger<LedgerWriter> logger) : BackgroundService
 {
     private const int ConflictAttemptsMax = 5;
 
-    private readonly Channel<TransactionWrite> _channel = Channel.CreateBounded<TransactionWrite>(
+    private readonly Channel<WriteUnit> _channel = Channel.CreateBounded<WriteUnit>(
         new BoundedChannelOptions(options.QueueSize) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
-    /// <summary>Offers a write from a request; false when the queue is full (the caller answers 503).</summary>
-    public bool TrySubmit(TransactionWrite write) => _channel.Writer.TryWrite(write);
+    /// <summary>Offers a unit from a request; false when the queue is full (the caller answers 503).</summary>
+    public bool TrySubmit(WriteUnit unit) => _channel.Writer.TryWrite(unit);
 
-    /// <summary>Submits a write from background work, waiting for room instead of refusing.</summary>
-    public ValueTask SubmitAsync(TransactionWrite write, CancellationToken cancellationToken) =>
-        _channel.Writer.WriteAsync(write, cancellationToken);
+    /// <summary>Submits a unit from background work, waiting for room instead of refusing.</summary>
+    public ValueTask SubmitAsync(WriteUnit unit, CancellationToken cancellationToken) =>
+        _channel.Writer.WriteAsync(unit, cancellationToken);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<TransactionWrite>(options.BatchSize);
+        var batch = new List<WriteUnit>();
         var reader = _channel.Reader;
         try
         {
             while (await reader.WaitToReadAsync(stoppingToken))
             {
                 batch.Clear();
-                while (batch.Count < options.BatchSize && reader.TryRead(out var write))
+                // A unit is never split across batches, so a large atomic unit may make a batch larger.
+                var operations = 0;
+                while (operations < options.BatchSize && reader.TryRead(out var unit))
                 {
-                    batch.Add(write);
+                    batch.Add(unit);
+                    operations += unit.Operations.Count;
                 }
                 await RunBatchAsync(batch, CancellationToken.None);
             }
@@ -53,7 +57,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         }
     }
 
-    private async Task RunBatchAsync(List<TransactionWrite> batch, CancellationToken cancellationToken)
+    private async Task RunBatchAsync(List<WriteUnit> batch, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -85,31 +89,45 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
                 var level = exception is InvariantException ? LogLevel.Critical : LogLevel.Error;
                 logger.Log(level, exception, "Writer batch of {Count} failed; nothing of it was committed",
                     batch.Count);
-                batch.ForEach(write => write.Fail(exception));
+                batch.ForEach(unit => unit.Fail(exception));
                 return;
             }
         }
     }
 
-    private async Task<WriteOutcome[]> ApplyBatchAsync(List<TransactionWrite> batch,
-        CancellationToken cancellationToken)
+    private async Task<UnitOutcome[]> ApplyBatchAsync(List<WriteUnit> batch, CancellationToken cancellationToken)
     {
+        var operations = batch.SelectMany(unit => unit.Operations).ToList();
+        var posts = operations.OfType<PostTransaction>().Select(post => post.Row).ToList();
+        var resolves = operations.OfType<ResolveInflight>().ToList();
         await using var dbBatch = await store.BeginWriteBatchAsync(cancellationToken);
-        var balanceIds = batch.SelectMany(write => new[] { write.Row.Source, write.Row.Destination })
+        var holdRows = await dbBatch.LoadTransactionsAsync(
+            [.. resolves.Select(resolve => resolve.HoldId).Distinct(StringComparer.Ordinal)], cancellationToken);
+        var balanceIds = posts.Concat(holdRows.Values)
+            .SelectMany(row => new[] { row.Source, row.Destination })
             .Distinct(StringComparer.Ordinal).ToList();
         var balances = await dbBatch.LockBalancesAsync(balanceIds, cancellationToken);
+        // Read after the locks: every other change to these holds had to take the same balance locks first.
+        var progress = await dbBatch.LoadHoldProgressAsync(holdRows.Keys, cancellationToken);
+        var holds = holdRows.Values.ToDictionary(row => row.TransactionId,
+            row => new Hold(row, progress[row.TransactionId].Committed, progress[row.TransactionId].Voided),
+            StringComparer.Ordinal);
         var references = await dbBatch.FindExistingReferencesAsync(
-            [.. batch.Select(write => write.Row.Reference).Distinct(StringComparer.Ordinal)], cancellationToken);
-        var taken = await dbBatch.TakeQueueEntriesAsync(
-            [.. batch.Where(write => write.Mode == WriteMode.ApplyQueued).Select(write => write.Row.ParentTransaction)],
-            cancellationToken);
-        var plan = new BatchPlan(balances, references, taken);
+            [.. posts.Select(row => row.Reference).Concat(resolves.Select(resolve => resolve.Reference))
+                .Distinct(StringComparer.Ordinal)], cancellationToken);
+        var takenEntries = await dbBatch.TakeQueueEntriesAsync(
+            [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()], cancellationToken);
+        var takenActions = await dbBatch.TakeInflightActionsAsync(
+            [.. batch.Select(unit => unit.InflightActionId).OfType<string>()], cancellationToken);
+        var plan = new BatchPlan(balances, holds, references, takenEntries, takenActions,
+            () => ids.New(IdGenerator.ActionPrefix));
         var outcomes = batch.Select(plan.Decide).ToArray();
         await dbBatch.InsertTransactionsAsync(plan.Rows, cancellationToken);
         await dbBatch.EnqueueAsync(plan.QueueEntries, cancellationToken);
+        await dbBatch.ScheduleInflightActionsAsync(plan.ScheduledActions, cancellationToken);
         await dbBatch.UpdateBalancesAsync(plan.TouchedBalances.Values, cancellationToken);
         await dbBatch.CommitAsync(cancellationToken);
-        if (plan.QueueEntries.Count > 0)
+        if (plan.QueueEntries.Count > 0 || plan.ScheduledActions.Count > 0)
         {
             queueSignal.Notify();
         }
@@ -119,9 +137,9 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     private void FailWaiting()
     {
         _channel.Writer.TryComplete();
-        while (_channel.Reader.TryRead(out var write))
+        while (_channel.Reader.TryRead(out var unit))
         {
-            write.Fail(new OperationCanceledException("the server is shutting down"));
+            unit.Fail(new OperationCanceledException("the server is shutting down"));
         }
     }
 }

@@ -4,12 +4,11 @@ using Blnk.Storage;
 namespace Blnk.Server.Writer;
 
 /// <summary>
-/// Applies queued (and due scheduled) transactions: leases a batch of queue entries from the
-/// database, hands each to the writer as a <c>_q</c> child, and waits for the outcomes. Several
-/// processes may run it on one PostgreSQL database: leases are taken with SKIP LOCKED and the
-/// writer removes each entry in the same database transaction that writes its outcome, so each
-/// queued transaction is applied exactly once. A crash leaves the entry, which is leased again
-/// when its lease runs out.
+/// Runs the database's due work through the writer: queued and scheduled transactions (each as its
+/// <c>_q</c> child; an atomic group as one unit) and inflight actions (queued commit/void requests,
+/// expiries, scheduled commits). Work is leased (SKIP LOCKED on PostgreSQL, so several processes share
+/// it) and the writer removes each entry in the same database transaction that writes its outcome, so
+/// each runs exactly once; after a crash the lease runs out and the entry is picked up again.
 /// </summary>
 public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, QueueSignal signal, IdGenerator ids,
     TimeProvider clock, ILogger<QueueProcessor> logger) : BackgroundService
@@ -25,7 +24,8 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
         {
             try
             {
-                if (await ProcessDueAsync(stoppingToken) == 0)
+                var processed = await ProcessQueuedAsync(stoppingToken) + await ProcessInflightActionsAsync(stoppingToken);
+                if (processed == 0)
                 {
                     await signal.WaitAsync(IdlePoll, stoppingToken);
                 }
@@ -36,25 +36,59 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
             }
             catch (Exception exception)
             {
-                logger.LogError(exception, "Queue processing failed; the leased entries will be retried");
+                logger.LogError(exception, "Processing due work failed; the leased entries will be retried");
                 await Task.Delay(ErrorPause, clock, stoppingToken);
             }
         }
     }
 
-    private async Task<int> ProcessDueAsync(CancellationToken cancellationToken)
+    private async Task<int> ProcessQueuedAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var queued = await store.ClaimQueuedAsync(ClaimBatchSizeMax, now, now + Lease, cancellationToken);
-        var writes = new List<TransactionWrite>(queued.Count);
-        foreach (var row in queued)
+        var entries = await store.ClaimQueuedAsync(ClaimBatchSizeMax, now, now + Lease, cancellationToken);
+        var units = entries.Select(entry => new WriteUnit
         {
-            var write = new TransactionWrite { Mode = WriteMode.ApplyQueued, Row = ChildOf(row) };
-            await writer.SubmitAsync(write, cancellationToken);
-            writes.Add(write);
+            Operations = [.. entry.Rows.Select(row => new PostTransaction(ChildOf(row), PostMode.ApplyQueued))],
+            QueueEntryId = entry.EntryId,
+        }).ToList();
+        await RunAsync(units, cancellationToken);
+        return entries.Count;
+    }
+
+    private async Task<int> ProcessInflightActionsAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var actions = await store.ClaimInflightActionsAsync(ClaimBatchSizeMax, now, now + Lease, cancellationToken);
+        var units = actions.Select(action => new WriteUnit
+        {
+            Operations =
+            [
+                new ResolveInflight(action.TransactionId, action.Commit, action.PreciseAmount,
+                    ids.New(IdGenerator.TransactionPrefix),
+                    $"{action.TransactionId}_{(action.Commit ? "commit" : "void")}_{action.ActionId}", Clock.Now(clock)),
+            ],
+            InflightActionId = action.ActionId,
+        }).ToList();
+        var outcomes = await RunAsync(units, cancellationToken);
+        foreach (var (action, outcome) in actions.Zip(outcomes))
+        {
+            if (outcome.FirstRejection is { } refusal)
+            {
+                // Terminal for this action (already committed, voided, …): it is settled and not retried.
+                logger.LogInformation("Inflight {Origin} {Action} of {Transaction} not applied: {Reason}",
+                    action.Origin, action.Commit ? "commit" : "void", action.TransactionId, refusal.Message);
+            }
         }
-        await Task.WhenAll(writes.Select(write => write.Completion));
-        return queued.Count;
+        return actions.Count;
+    }
+
+    private async Task<UnitOutcome[]> RunAsync(List<WriteUnit> units, CancellationToken cancellationToken)
+    {
+        foreach (var unit in units)
+        {
+            await writer.SubmitAsync(unit, cancellationToken);
+        }
+        return await Task.WhenAll(units.Select(unit => unit.Completion));
     }
 
     /// <summary>The row that records a queued transaction's outcome (contract §6.2, decision 3).</summary>

@@ -1,9 +1,11 @@
+using System.Numerics;
+using Blnk.Core.Balances;
 using Blnk.Core.Transactions;
 
 namespace Blnk.Server.Writer;
 
-/// <summary>What a write asks the batching writer to do with its row.</summary>
-public enum WriteMode
+/// <summary>What posting a transaction row asks of the writer.</summary>
+public enum PostMode
 {
     /// <summary><c>skip_queue</c>: apply now; a refusal writes nothing and is answered to the caller.</summary>
     ApplyNow,
@@ -15,30 +17,99 @@ public enum WriteMode
     ApplyQueued,
 }
 
-/// <summary>The result of one write: the row written (if any) and why it was refused (if it was).</summary>
-public sealed record WriteOutcome(TransactionRecord? Row, Rejection? Rejection)
+/// <summary>One change the writer makes inside a unit.</summary>
+public abstract record LedgerOperation;
+
+/// <summary>Post a transaction row (see <see cref="PostMode"/>).</summary>
+public sealed record PostTransaction(TransactionRecord Row, PostMode Mode) : LedgerOperation;
+
+/// <summary>
+/// Commit (some or all of) or void an inflight hold. The new row takes its id, reference and time from
+/// here and everything else from the hold.
+/// </summary>
+public sealed record ResolveInflight(string HoldId, bool Commit, BigInteger? Amount, string TransactionId,
+    string Reference, DateTime CreatedAt) : LedgerOperation;
+
+/// <summary>How a unit of several operations is applied.</summary>
+public enum UnitPolicy
 {
-    /// <summary>The queued transaction was already applied elsewhere (another process, or a replay).</summary>
-    public static readonly WriteOutcome AlreadyProcessed = new(null, null);
+    /// <summary>All operations or none, in one database transaction (decision 5).</summary>
+    Atomic,
+
+    /// <summary>In order until the first refusal; what was applied before it stays (Blnk's non-atomic sync bulk).</summary>
+    StopAtFirstRefusal,
 }
 
-/// <summary>One item of a writer batch. Completed only after the batch's commit is durable.</summary>
-public sealed class TransactionWrite
+/// <summary>The result of one operation: the row written (if any) and why it was refused (if it was).</summary>
+public sealed record OperationOutcome(TransactionRecord? Row, Rejection? Rejection)
 {
-    private readonly TaskCompletionSource<WriteOutcome> _completion =
+    /// <summary>Not attempted: an earlier operation of a stop-at-first-refusal unit was refused.</summary>
+    public static readonly OperationOutcome NotAttempted = new(null, null);
+}
+
+/// <summary>A balance a unit touched, before and after it (dry runs show both).</summary>
+public sealed record BalanceChange(Balance Before, Balance After);
+
+/// <summary>
+/// The result of a unit. <see cref="AlreadyProcessed"/>: the queue entry or inflight action it settles
+/// was settled before (another process, or a replay), so nothing was done.
+/// </summary>
+public sealed record UnitOutcome(IReadOnlyList<OperationOutcome> Operations, bool AlreadyProcessed = false,
+    IReadOnlyList<BalanceChange>? Changes = null)
+{
+    public Rejection? FirstRejection => Operations.FirstOrDefault(operation => operation.Rejection is not null)?.Rejection;
+
+    /// <summary>The index of the first refused operation, or -1.</summary>
+    public int FirstRejectedIndex
+    {
+        get
+        {
+            for (var i = 0; i < Operations.Count; i++)
+            {
+                if (Operations[i].Rejection is not null)
+                {
+                    return i;
+                }
+            }
+            return -1;
+        }
+    }
+}
+
+/// <summary>
+/// One item of the writer's queue: operations applied together, completed only after the batch's
+/// commit is durable (or, for a dry run, decided and discarded).
+/// </summary>
+public sealed class WriteUnit
+{
+    private readonly TaskCompletionSource<UnitOutcome> _completion =
         new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public required WriteMode Mode { get; init; }
+    public required IReadOnlyList<LedgerOperation> Operations { get; init; }
 
-    /// <summary>ApplyNow: the row to insert once applied; Enqueue: the QUEUED row; ApplyQueued: the <c>_q</c> child.</summary>
-    public required TransactionRecord Row { get; init; }
+    public UnitPolicy Policy { get; init; } = UnitPolicy.Atomic;
 
-    /// <summary>Enqueue: when the queued row becomes due (now, or <c>scheduled_for</c>).</summary>
+    /// <summary>Enqueue: when the queued rows become due (now, or <c>scheduled_for</c>).</summary>
     public DateTime AvailableAt { get; init; }
 
-    public Task<WriteOutcome> Completion => _completion.Task;
+    /// <summary>Enqueue of an atomic group: one queue entry for all rows, which share this parent id.</summary>
+    public string? QueueGroupId { get; init; }
 
-    internal void Complete(WriteOutcome outcome) => _completion.TrySetResult(outcome);
+    /// <summary>The queue entry this unit settles (applied at most once).</summary>
+    public string? QueueEntryId { get; init; }
+
+    /// <summary>The pending inflight action this unit settles (run at most once).</summary>
+    public string? InflightActionId { get; init; }
+
+    /// <summary>Decide everything, write nothing, and report the balances before and after.</summary>
+    public bool DryRun { get; init; }
+
+    public Task<UnitOutcome> Completion => _completion.Task;
+
+    internal void Complete(UnitOutcome outcome) => _completion.TrySetResult(outcome);
 
     internal void Fail(Exception exception) => _completion.TrySetException(exception);
+
+    public static WriteUnit Single(LedgerOperation operation, DateTime availableAt = default) =>
+        new() { Operations = [operation], AvailableAt = availableAt };
 }

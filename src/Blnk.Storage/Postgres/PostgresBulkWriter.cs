@@ -25,9 +25,9 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         "destination, reference, currency, description, status, hash, amount, precision, overdraft, allow, " +
         "inflight, skip, atomic, created, effective, scheduled, expiry, commit_date, meta, ordinal) ORDER BY ordinal";
 
-    private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until) " +
-        "SELECT t.transaction_id, t.seq, v.available, v.available FROM unnest(@id, @available) AS v(id, available) " +
-        "JOIN transactions t ON t.transaction_id = v.id";
+    private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
+        "group_id) SELECT t.transaction_id, t.seq, v.available, v.available, v.group_id " +
+        "FROM unnest(@id, @available, @group) AS v(id, available, group_id) JOIN transactions t ON t.transaction_id = v.id";
 
     private const string UpdateBalancesSql = "UPDATE balances b SET balance = v.balance::numeric, " +
         "credit_balance = v.credit::numeric, debit_balance = v.debit::numeric, " +
@@ -72,6 +72,7 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         command.CommandText = EnqueueSql;
         Text(command, "id", entries, entry => entry.TransactionId);
         Times(command, "available", entries, entry => entry.AvailableAt);
+        Text(command, "group", entries, entry => entry.GroupId);
         await ExecuteAsync(command, cancellationToken);
     }
 

@@ -55,10 +55,10 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
 
     public override string LockRowsClause => "FOR UPDATE";
 
-    public override string ClaimQueueSql =>
-        "UPDATE transaction_queue q SET lease_until = @lease FROM (SELECT transaction_id FROM transaction_queue " +
-        "WHERE available_at <= @now AND lease_until <= @now ORDER BY seq LIMIT @max FOR UPDATE SKIP LOCKED) c " +
-        "WHERE q.transaction_id = c.transaction_id RETURNING q.transaction_id, q.seq";
+    public override string ClaimDueSql(string table, string key, string orderBy, string columns) =>
+        $"UPDATE {table} q SET lease_until = @lease FROM (SELECT {key} FROM {table} WHERE available_at <= @now " +
+        $"AND lease_until <= @now ORDER BY {orderBy} LIMIT @max FOR UPDATE SKIP LOCKED) c WHERE q.{key} = c.{key} " +
+        "RETURNING " + string.Join(", ", columns.Split(", ").Select(column => "q." + column));
 
     public override async Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,
         CancellationToken cancellationToken)

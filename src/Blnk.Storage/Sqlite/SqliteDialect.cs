@@ -62,6 +62,11 @@ public sealed class SqliteDialect : SqlDialect
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(
             IsolationLevel.Serializable, deferred: false));
 
+    /// <summary>BEGIN DEFERRED: reads see one snapshot (WAL) and take no write lock.</summary>
+    public override ValueTask<DbTransaction> BeginReadAsync(DbConnection connection,
+        CancellationToken cancellationToken) =>
+        ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
+
     public override void AddAmount(DbCommand command, string name, BigInteger value) =>
         Add(command, name, value.ToString(CultureInfo.InvariantCulture));
 
@@ -90,10 +95,9 @@ public sealed class SqliteDialect : SqlDialect
 
     public override string LockRowsClause => "";
 
-    public override string ClaimQueueSql =>
-        "UPDATE transaction_queue SET lease_until = @lease WHERE transaction_id IN (SELECT transaction_id " +
-        "FROM transaction_queue WHERE available_at <= @now AND lease_until <= @now ORDER BY seq LIMIT @max) " +
-        "RETURNING transaction_id, seq";
+    public override string ClaimDueSql(string table, string key, string orderBy, string columns) =>
+        $"UPDATE {table} SET lease_until = @lease WHERE {key} IN (SELECT {key} FROM {table} " +
+        $"WHERE available_at <= @now AND lease_until <= @now ORDER BY {orderBy} LIMIT @max) RETURNING {columns}";
 
     /// <summary>Each migration script runs under BEGIN IMMEDIATE, which already excludes other writers.</summary>
     public override Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,

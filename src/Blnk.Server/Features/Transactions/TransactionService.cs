@@ -57,18 +57,13 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
             InflightCommitDate = request.InflightCommitDate,
             MetaDataJson = MetaDataOf(request, transactionId)?.ToJsonString(),
         };
-        var write = new TransactionWrite
+        var unit = WriteUnit.Single(new PostTransaction(row, request.SkipQueue ? PostMode.ApplyNow : PostMode.Enqueue),
+            request.ScheduledFor is { } due && due > now ? due : now);
+        if (!writer.TrySubmit(unit))
         {
-            Mode = request.SkipQueue ? WriteMode.ApplyNow : WriteMode.Enqueue,
-            Row = row,
-            AvailableAt = request.ScheduledFor is { } due && due > now ? due : now,
-        };
-        if (!writer.TrySubmit(write))
-        {
-            return (null, new ApiError(ErrorCodes.QueueBackpressure,
-                "queue backpressure: the transaction writer is at capacity; retry shortly"));
+            return (null, Backpressure());
         }
-        var outcome = await write.Completion;
+        var outcome = (await unit.Completion).Operations[0];
         if (outcome.Rejection is { } rejection)
         {
             return (null, ToApiError(rejection));
@@ -79,6 +74,9 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
             null);
     }
 
+    public static ApiError Backpressure() => new(ErrorCodes.QueueBackpressure,
+        "queue backpressure: the transaction writer is at capacity; retry shortly");
+
     /// <summary>The one table from a refusal to the wire: every code mapped, no default arm.</summary>
     public static ApiError ToApiError(Rejection rejection) => rejection.Code switch
     {
@@ -88,6 +86,11 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
         RejectionCode.InvalidAmount => new ApiError(ErrorCodes.InvalidAmount, rejection.Message),
         RejectionCode.InsufficientFunds or RejectionCode.ExceedsOverdraftLimit => new ApiError(
             ErrorCodes.InsufficientFunds, $"failed to apply transaction to balances: {rejection.Message}"),
+        RejectionCode.NotInflight => new ApiError(ErrorCodes.NotInflight, rejection.Message),
+        RejectionCode.AlreadyVoided => new ApiError(ErrorCodes.AlreadyVoided, rejection.Message),
+        RejectionCode.AlreadyCommitted => new ApiError(ErrorCodes.AlreadyCommitted, rejection.Message),
+        RejectionCode.CommitAmountExceeded => new ApiError(ErrorCodes.CommitAmountExceeded, rejection.Message),
+        RejectionCode.AtomicGroupRefused => new ApiError(ErrorCodes.TransactionValidation, rejection.Message),
     };
 
     private async Task<string> ResolveAsync(string identifier, string currency, DateTime now,

@@ -1,0 +1,143 @@
+using System.Data.Common;
+using Blnk.Core.Transactions;
+
+namespace Blnk.Storage;
+
+public partial interface ILedgerStore
+{
+    /// <summary>
+    /// The rows an id names for an inflight action or a refund, with one of <paramref name="statuses"/>:
+    /// the row itself, its children (a queued transaction's outcome, split legs, bulk items) and their
+    /// children (the outcomes of queued legs and items), in log order.
+    /// </summary>
+    Task<IReadOnlyList<TransactionRecord>> FindFamilyAsync(string transactionId, IReadOnlyCollection<string> statuses,
+        CancellationToken cancellationToken);
+
+    /// <summary>Commit/void progress of inflight rows, read without locks (for answers and previews).</summary>
+    Task<Dictionary<string, HoldProgress>> GetHoldProgressAsync(IReadOnlyCollection<string> holdIds,
+        CancellationToken cancellationToken);
+
+    /// <summary>Stores queued commit/void requests, all or none; false when one of the holds already has one pending.</summary>
+    Task<bool> TryQueueInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions,
+        CancellationToken cancellationToken);
+
+    /// <summary>Leases due inflight actions, oldest first (see <see cref="ClaimQueuedAsync"/>).</summary>
+    Task<IReadOnlyList<InflightActionEntry>> ClaimInflightActionsAsync(int max, DateTime now, DateTime leaseUntil,
+        CancellationToken cancellationToken);
+}
+
+public partial class SqlLedgerStore
+{
+    private const string ActionColumns = "action_id, transaction_id, action, precise_amount, origin, available_at";
+
+    public async Task<IReadOnlyList<TransactionRecord>> FindFamilyAsync(string transactionId,
+        IReadOnlyCollection<string> statuses, CancellationToken cancellationToken)
+    {
+        await using var connection = await SqlDialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var membership = SqlDialect.AddInList(command, "statuses", statuses);
+        command.CommandText = $"SELECT {TransactionColumns} FROM transactions WHERE status {membership} AND " +
+            "(transaction_id = @id OR parent_transaction = @id OR parent_transaction IN " +
+            "(SELECT transaction_id FROM transactions WHERE parent_transaction = @id)) ORDER BY seq";
+        SqlDialect.Add(command, "id", transactionId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<TransactionRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(ReadTransaction(reader));
+        }
+        return rows;
+    }
+
+    public async Task<Dictionary<string, HoldProgress>> GetHoldProgressAsync(IReadOnlyCollection<string> holdIds,
+        CancellationToken cancellationToken)
+    {
+        await using var batch = await BeginReadBatchAsync(cancellationToken);
+        return await batch.LoadHoldProgressAsync(holdIds, cancellationToken);
+    }
+
+    public async Task<bool> TryQueueInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions,
+        CancellationToken cancellationToken)
+    {
+        await using var batch = (SqlWriteBatch)await BeginWriteBatchAsync(cancellationToken);
+        try
+        {
+            await batch.ScheduleInflightActionsAsync(actions, cancellationToken);
+        }
+        catch (DbException exception) when (SqlDialect.IsUniqueViolation(exception, out _))
+        {
+            return false;
+        }
+        await batch.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task<IReadOnlyList<InflightActionEntry>> ClaimInflightActionsAsync(int max, DateTime now,
+        DateTime leaseUntil, CancellationToken cancellationToken)
+    {
+        await using var connection = await SqlDialect.OpenAsync(cancellationToken);
+        await using var dbTransaction = await SqlDialect.BeginWriteAsync(connection, cancellationToken);
+        var actions = new List<InflightActionEntry>();
+        await using (var claim = connection.CreateCommand())
+        {
+            claim.Transaction = dbTransaction;
+            claim.CommandText = SqlDialect.ClaimDueSql("inflight_actions", "action_id", "available_at, action_id",
+                ActionColumns);
+            SqlDialect.AddTime(claim, "now", now);
+            SqlDialect.AddTime(claim, "lease", leaseUntil);
+            SqlDialect.Add(claim, "max", max);
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                actions.Add(ReadInflightAction(reader));
+            }
+        }
+        await dbTransaction.CommitAsync(cancellationToken);
+        return [.. actions.OrderBy(action => action.AvailableAt)];
+    }
+
+    internal void AddInflightActionParameters(DbCommand command, InflightActionEntry action)
+    {
+        SqlDialect.Add(command, "id", action.ActionId);
+        SqlDialect.Add(command, "transaction", action.TransactionId);
+        SqlDialect.Add(command, "action", action.Commit ? "commit" : "void");
+        if (action.PreciseAmount is { } amount)
+        {
+            SqlDialect.AddAmount(command, "amount", amount);
+        }
+        else
+        {
+            SqlDialect.Add(command, "amount", null);
+        }
+        SqlDialect.Add(command, "origin", OriginText(action.Origin));
+        SqlDialect.AddTime(command, "available", action.AvailableAt);
+    }
+
+    /// <summary>A database transaction that is only read and never committed.</summary>
+    private async Task<SqlWriteBatch> BeginReadBatchAsync(CancellationToken cancellationToken)
+    {
+        var connection = await SqlDialect.OpenAsync(cancellationToken);
+        var dbTransaction = await SqlDialect.BeginReadAsync(connection, cancellationToken);
+        return new SqlWriteBatch(this, connection, dbTransaction);
+    }
+
+    private InflightActionEntry ReadInflightAction(DbDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.GetString(2) == "commit",
+        reader.IsDBNull(3) ? null : SqlDialect.ReadAmount(reader, 3),
+        reader.GetString(4) switch
+        {
+            "request" => InflightActionOrigin.Request,
+            "expiry" => InflightActionOrigin.Expiry,
+            _ => InflightActionOrigin.ScheduledCommit,
+        },
+        SqlDialect.ReadTime(reader, 5)!.Value);
+
+    private static string OriginText(InflightActionOrigin origin) => origin switch
+    {
+        InflightActionOrigin.Request => "request",
+        InflightActionOrigin.Expiry => "expiry",
+        InflightActionOrigin.ScheduledCommit => "scheduled_commit",
+    };
+}
