@@ -46,6 +46,8 @@ public sealed record DistributionLeg(string Identifier, BigInteger PreciseAmount
 /// merges them). An item with neither field, or an empty list, is refused.</item>
 /// <item>Every item gets a leg in request order, zero legs included (Blnk omits fixed "0" legs and emits legs
 /// in Go map order). Ties for "largest" go to the earliest item (Blnk: map order).</item>
+/// <item>The residue always lands: when every leg is 0 (2 units over three ~33% shares) Blnk finds no
+/// positive "largest" leg and its legs sum to 0; here the first item takes the residue.</item>
 /// <item>Formats, "left" count and the 100% check are validated for every total; the amount checks are
 /// skipped for totals of 0 or 1 (Blnk skips all checks there). Format errors come before amount
 /// errors: fixed-format, then percentage-format, then "left", then 100%, then amounts.</item>

@@ -43,7 +43,7 @@ public static class InflightEngine
         out BigInteger committed)
     {
         committed = amount ?? hold.Remaining;
-        var refusal = CheckActionable(hold, "commit") ?? CheckCommitAmount(hold, committed);
+        var refusal = CheckCommit(hold, amount);
         if (refusal is not null)
         {
             return refusal;
@@ -61,7 +61,7 @@ public static class InflightEngine
     public static Rejection? Void(Hold hold, BalanceAmounts source, BalanceAmounts destination, out BigInteger released)
     {
         released = hold.Remaining;
-        var refusal = CheckActionable(hold, "void");
+        var refusal = CheckVoid(hold);
         if (refusal is not null)
         {
             return refusal;
@@ -72,6 +72,13 @@ public static class InflightEngine
         Invariant.Assert(hold.Remaining.IsZero);
         return null;
     }
+
+    /// <summary>Whether a commit of <paramref name="amount"/> (null: all remaining) would be refused, and why.</summary>
+    public static Rejection? CheckCommit(Hold hold, BigInteger? amount) =>
+        CheckActionable(hold, "commit") ?? CheckCommitAmount(hold, amount ?? hold.Remaining);
+
+    /// <summary>Whether a void would be refused, and why.</summary>
+    public static Rejection? CheckVoid(Hold hold) => CheckActionable(hold, "void");
 
     private static Rejection? CheckActionable(Hold hold, string action)
     {

@@ -9,8 +9,16 @@ namespace Blnk.Server.Http;
 public static class RequestBody
 {
     /// <remarks><paramref name="malformedMessage"/> is Blnk's fixed text for the route, or null to explain the JSON error.</remarks>
-    public static async Task<(T? Value, ApiError? Error)> ReadAsync<T>(HttpContext httpContext,
-        JsonTypeInfo<T> typeInfo, string? malformedMessage = null) where T : class
+    public static Task<(T? Value, ApiError? Error)> ReadAsync<T>(HttpContext httpContext,
+        JsonTypeInfo<T> typeInfo, string? malformedMessage = null) where T : class =>
+        ReadAsync(httpContext, typeInfo, malformedMessage, allowEmpty: false);
+
+    /// <summary>As <see cref="ReadAsync{T}(HttpContext, JsonTypeInfo{T}, string?)"/>, but an empty body is no body: (null, null).</summary>
+    public static Task<(T? Value, ApiError? Error)> ReadOptionalAsync<T>(HttpContext httpContext,
+        JsonTypeInfo<T> typeInfo) where T : class => ReadAsync(httpContext, typeInfo, null, allowEmpty: true);
+
+    private static async Task<(T? Value, ApiError? Error)> ReadAsync<T>(HttpContext httpContext,
+        JsonTypeInfo<T> typeInfo, string? malformedMessage, bool allowEmpty) where T : class
     {
         try
         {
@@ -20,6 +28,10 @@ public static class RequestBody
             {
                 return (null, new ApiError(ErrorCodes.MalformedRequest,
                     "strings must not contain the NUL character (\\u0000)"));
+            }
+            if (allowEmpty && body.GetBuffer().AsSpan(0, (int)body.Length).Trim(" \t\r\n"u8).IsEmpty)
+            {
+                return (null, null);
             }
             body.Position = 0;
             var value = await JsonSerializer.DeserializeAsync(body, typeInfo, httpContext.RequestAborted);

@@ -120,7 +120,7 @@ public sealed class TransactionRequest
     public string? BalanceId { get; set; }
 }
 
-public sealed class TransactionResponse
+public sealed record TransactionResponse
 {
     public required BigInteger PreciseAmount { get; init; }
     public required double Amount { get; init; }
@@ -129,8 +129,13 @@ public sealed class TransactionResponse
     public required double OverdraftLimit { get; init; }
     public required string TransactionId { get; init; }
     public required string ParentTransaction { get; init; }
-    public required string Source { get; init; }
-    public required string Destination { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Source { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Destination { get; init; }
+
     public required string Reference { get; init; }
     public required string Currency { get; init; }
 
@@ -143,6 +148,13 @@ public sealed class TransactionResponse
     public bool Inflight { get; init; }
     public bool SkipQueue { get; init; }
     public bool Atomic { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JsonElement? Sources { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JsonElement? Destinations { get; init; }
+
     public required DateTime? CreatedAt { get; init; }
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -154,6 +166,10 @@ public sealed class TransactionResponse
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public JsonObject? MetaData { get; init; }
+
+    /// <summary>True when an inflight commit or void was queued (contract §4.5.5).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Queued { get; init; }
 }
 
 public sealed class HealthResponse
@@ -193,11 +209,17 @@ public static class Wire
     /// As the source-generated defaults, but strings keep quotes and non-ASCII text readable
     /// (Go's encoder does not escape them either).
     /// </summary>
-    public static WireJsonContext Context { get; } = new(new JsonSerializerOptions
+    public static WireJsonContext Context { get; } = new(NewOptions());
+
+    /// <summary>The lifecycle shapes (inflight actions, refunds, bulk, dry runs), with the same options.</summary>
+    public static LifecycleJsonContext Lifecycle { get; } = new(NewOptions());
+
+    /// <summary>Options for one context instance (an options object belongs to a single context).</summary>
+    public static JsonSerializerOptions NewOptions() => new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         PropertyNameCaseInsensitive = true,
         Converters = { new BigIntegerJsonConverter(), new BlnkTimeJsonConverter() },
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    });
+    };
 }

@@ -46,9 +46,13 @@ public sealed class BatchPlan(
             outcomes[i] = scratch.Run(unit.Operations[i]);
             if (outcomes[i].Rejection is { } refusal)
             {
-                return unit.Policy == UnitPolicy.Atomic
-                    ? RefuseAtomic(unit, i, refusal)
-                    : Finish(unit, scratch, outcomes);
+                if (unit.Policy != UnitPolicy.Atomic)
+                {
+                    return Finish(unit, scratch, outcomes);
+                }
+                return unit.DryRun
+                    ? new UnitOutcome(RefusedOutcomes(unit, i, refusal), Changes: scratch.Involved(applied: false))
+                    : RefuseAtomic(unit, i, refusal);
             }
         }
         return Finish(unit, scratch, outcomes);
@@ -56,15 +60,15 @@ public sealed class BatchPlan(
 
     private UnitOutcome Finish(WriteUnit unit, UnitScratch scratch, OperationOutcome[] outcomes)
     {
-        var changes = scratch.Changes();
-        if (!unit.DryRun)
+        if (unit.DryRun)
         {
-            scratch.MergeInto(balances, holds, usedReferences, TouchedBalances);
-            Rows.AddRange(scratch.Rows);
-            QueueEntries.AddRange(scratch.QueueEntries);
-            ScheduledActions.AddRange(scratch.ScheduledActions);
+            return new UnitOutcome(outcomes, Changes: scratch.Involved(applied: true));
         }
-        return new UnitOutcome(outcomes, Changes: changes);
+        scratch.MergeInto(balances, holds, usedReferences, TouchedBalances);
+        Rows.AddRange(scratch.Rows);
+        QueueEntries.AddRange(scratch.QueueEntries);
+        ScheduledActions.AddRange(scratch.ScheduledActions);
+        return new UnitOutcome(outcomes);
     }
 
     /// <summary>
@@ -73,22 +77,24 @@ public sealed class BatchPlan(
     /// </summary>
     private UnitOutcome RefuseAtomic(WriteUnit unit, int refusedAt, Rejection refusal)
     {
-        var outcomes = new OperationOutcome[unit.Operations.Count];
+        var outcomes = RefusedOutcomes(unit, refusedAt, refusal);
         for (var i = 0; i < outcomes.Length; i++)
         {
-            var reason = i == refusedAt ? refusal : Rejection.AtomicGroupRefused(refusal);
-            outcomes[i] = new OperationOutcome(null, reason);
-            if (!unit.DryRun && unit.Operations[i] is PostTransaction { Mode: PostMode.ApplyQueued } queued
+            if (unit.Operations[i] is PostTransaction { Mode: PostMode.ApplyQueued } queued
                 && !usedReferences.Contains(queued.Row.Reference))
             {
-                var rejected = Rejected(queued.Row, reason);
+                var rejected = Rejected(queued.Row, outcomes[i].Rejection!);
                 usedReferences.Add(rejected.Reference);
                 Rows.Add(rejected);
-                outcomes[i] = new OperationOutcome(rejected, reason);
+                outcomes[i] = outcomes[i] with { Row = rejected };
             }
         }
-        return new UnitOutcome(outcomes, Changes: unit.DryRun ? [] : null);
+        return new UnitOutcome(outcomes);
     }
+
+    private static OperationOutcome[] RefusedOutcomes(WriteUnit unit, int refusedAt, Rejection refusal) =>
+        [.. unit.Operations.Select((_, i) =>
+            new OperationOutcome(null, i == refusedAt ? refusal : Rejection.AtomicGroupRefused(refusal)))];
 
     private static TransactionRecord Rejected(TransactionRecord row, Rejection rejection)
     {
@@ -119,8 +125,19 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
         _ => throw new InvariantException($"unknown operation {operation.GetType().Name}"),
     };
 
-    public IReadOnlyList<BalanceChange> Changes() =>
-        [.. _balances.Values.Select(after => new BalanceChange(plan.Balances[after.BalanceId], after))];
+    /// <summary>Every balance the unit's operations name, before and (when applied) after: a dry run's view.</summary>
+    public IReadOnlyList<BalanceChange> Involved(bool applied)
+    {
+        var ids = unit.Operations.SelectMany(operation => operation switch
+        {
+            PostTransaction post => new[] { post.Row.Source, post.Row.Destination },
+            ResolveInflight resolve when plan.Holds.TryGetValue(resolve.HoldId, out var hold) =>
+                [hold.Row.Source, hold.Row.Destination],
+            _ => [],
+        }).Distinct(StringComparer.Ordinal);
+        return [.. ids.Select(Original).OfType<Balance>().Select(before => new BalanceChange(before,
+            applied && _balances.TryGetValue(before.BalanceId, out var after) ? after : before))];
+    }
 
     public void MergeInto(Dictionary<string, Balance> balances, Dictionary<string, Hold> holds,
         HashSet<string> references, Dictionary<string, Balance> touched)
@@ -217,7 +234,7 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
     {
         foreach (var balanceId in new[] { row.Source, row.Destination })
         {
-            if (!plan.Balances.TryGetValue(balanceId, out var balance))
+            if (Original(balanceId) is not { } balance)
             {
                 return Rejection.BalanceNotFound(balanceId);
             }
@@ -261,7 +278,7 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
     {
         if (!_balances.TryGetValue(balanceId, out var copy))
         {
-            var original = plan.Balances[balanceId];
+            var original = Original(balanceId)!;
             copy = new Balance
             {
                 BalanceId = original.BalanceId, LedgerId = original.LedgerId, Currency = original.Currency,
@@ -274,6 +291,11 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
         }
         return copy;
     }
+
+    private Balance? Original(string balanceId) =>
+        plan.Balances.TryGetValue(balanceId, out var balance)
+            ? balance
+            : unit.VirtualBalances.FirstOrDefault(candidate => candidate.BalanceId == balanceId);
 
     private Hold Hold(string holdId)
     {

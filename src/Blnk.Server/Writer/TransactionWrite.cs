@@ -59,6 +59,27 @@ public sealed record UnitOutcome(IReadOnlyList<OperationOutcome> Operations, boo
 {
     public Rejection? FirstRejection => Operations.FirstOrDefault(operation => operation.Rejection is not null)?.Rejection;
 
+    /// <summary>The operation whose refusal decided the unit (not one refused only because of it), or null.</summary>
+    public int? CauseIndex
+    {
+        get
+        {
+            var index = FirstRejectedIndex;
+            if (index < 0)
+            {
+                return null;
+            }
+            for (var i = index; i < Operations.Count; i++)
+            {
+                if (Operations[i].Rejection is { Code: not RejectionCode.AtomicGroupRefused })
+                {
+                    return i;
+                }
+            }
+            return index;
+        }
+    }
+
     /// <summary>The index of the first refused operation, or -1.</summary>
     public int FirstRejectedIndex
     {
@@ -103,6 +124,9 @@ public sealed class WriteUnit
 
     /// <summary>Decide everything, write nothing, and report the balances before and after.</summary>
     public bool DryRun { get; init; }
+
+    /// <summary>Dry runs only: <c>@indicator</c> balances that do not exist yet, as they would be created.</summary>
+    public IReadOnlyList<Balance> VirtualBalances { get; init; } = [];
 
     public Task<UnitOutcome> Completion => _completion.Task;
 

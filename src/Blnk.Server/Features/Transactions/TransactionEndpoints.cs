@@ -29,10 +29,14 @@ public static class TransactionEndpoints
         {
             return new ErrorResult(invalid);
         }
-        var (row, refusal) = await transactions.CreateAsync(valid!, context.RequestAborted);
-        return refusal is not null
-            ? new ErrorResult(refusal)
-            : TypedResults.Json(row!.ToWire(), Wire.Context.TransactionResponse, statusCode: 201);
+        var result = await transactions.CreateAsync(valid!, context.RequestAborted);
+        if (result.Preview is not null)
+        {
+            return TypedResults.Json(result.Preview, Wire.Lifecycle.DryRunPreview);
+        }
+        return result.Error is not null
+            ? new ErrorResult(result.Error)
+            : TypedResults.Json(result.Response!, Wire.Context.TransactionResponse, statusCode: 201);
     }
 
     private static async Task<IResult> GetAsync(string id, ILedgerStore store, CancellationToken cancellationToken)

@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Numerics;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Blnk.Core;
 using Blnk.Core.Money;
+using Blnk.Core.Transactions;
 using Blnk.Server.Errors;
 using Blnk.Server.Json;
 
@@ -27,7 +29,18 @@ public sealed record ValidTransaction(
     DateTime? ScheduledFor,
     DateTime? InflightExpiryDate,
     DateTime? InflightCommitDate,
-    JsonObject? MetaData);
+    JsonObject? MetaData,
+    bool DryRun = false,
+    IReadOnlyList<DistributionItem>? Sources = null,
+    IReadOnlyList<DistributionItem>? Destinations = null)
+{
+    public bool IsSplit => Sources is not null || Destinations is not null;
+
+    /// <summary>The split items as the caller sent them, echoed in the answer.</summary>
+    public JsonElement? SourcesJson { get; init; }
+
+    public JsonElement? DestinationsJson { get; init; }
+}
 
 /// <summary>
 /// Checks a <c>POST /transactions</c> body as Blnk does (contract §4.5.1, §6.1) and reports every
@@ -49,7 +62,7 @@ public static class TransactionValidator
         }
         var errors = new SortedDictionary<string, string>(StringComparer.Ordinal);
         CheckAmount(request, errors);
-        CheckRouting(request, errors);
+        CheckRouting(request, errors, out var sources, out var destinations);
         Require(errors, "currency", request.Currency, Limits.IdentifierLengthMax);
         Require(errors, "reference", request.Reference, Limits.ReferenceLengthMax);
         Require(errors, "description", request.Description, int.MaxValue);
@@ -60,10 +73,6 @@ public static class TransactionValidator
         if (request.OverdraftLimit < 0 || !double.IsFinite(request.OverdraftLimit))
         {
             errors["overdraft_limit"] = "overdraft_limit cannot be negative";
-        }
-        if (request.DryRun)
-        {
-            errors["dry_run"] = "dry-run previews are not available on this server yet; send the request without dry_run";
         }
         var effectiveDate = ParseTime(errors, "effective_date", request.EffectiveDate,
             "effective_date must be an RFC 3339 time (e.g., 2024-04-22T15:28:03Z)");
@@ -88,9 +97,13 @@ public static class TransactionValidator
         var amountText = Precision.FormatShortest(
             request.Amount ?? Precision.ToAmount(preciseAmount, precision));
         return (new ValidTransaction(preciseAmount, precision, amountText, request.Currency!, request.Reference!,
-            request.Description!, request.Source!, request.Destination!, request.AllowOverdraft,
+            request.Description!, request.Source ?? "", request.Destination ?? "", request.AllowOverdraft,
             request.OverdraftLimit, request.Inflight, request.SkipQueue, request.Atomic, effectiveDate, scheduledFor,
-            expiry, commit, request.MetaData), null);
+            expiry, commit, request.MetaData, request.DryRun, sources, destinations)
+        {
+            SourcesJson = request.Sources?.Clone(),
+            DestinationsJson = request.Destinations?.Clone(),
+        }, null);
     }
 
     private static void CheckAmount(TransactionRequest request, SortedDictionary<string, string> errors)
@@ -121,35 +134,76 @@ public static class TransactionValidator
         }
     }
 
-    private static void CheckRouting(TransactionRequest request, SortedDictionary<string, string> errors)
+    private static void CheckRouting(TransactionRequest request, SortedDictionary<string, string> errors,
+        out IReadOnlyList<DistributionItem>? sources, out IReadOnlyList<DistributionItem>? destinations)
     {
-        if (request.Sources is not null || request.Destinations is not null)
+        sources = ParseItems(request.Sources, "sources", errors);
+        destinations = ParseItems(request.Destinations, "destinations", errors);
+        CheckSide(errors, "source", request.Source, request.Sources is not null);
+        CheckSide(errors, "destination", request.Destination, request.Destinations is not null);
+        if (request.Sources is not null && request.Destinations is not null)
         {
-            errors[request.Sources is not null ? "sources" : "destinations"] =
-                "split transactions (sources/destinations) are not available on this server yet; " +
-                "send one source and one destination";
-            return;
+            errors["sources"] = "only one side may be split: use sources with one destination, or destinations with one source";
         }
-        if (string.IsNullOrWhiteSpace(request.Source))
-        {
-            errors["source"] = "either source or sources is required";
-        }
-        if (string.IsNullOrWhiteSpace(request.Destination))
-        {
-            errors["destination"] = "either destination or destinations is required";
-        }
-        foreach (var (key, value) in new[] { ("source", request.Source), ("destination", request.Destination) })
-        {
-            if (value is { Length: > Limits.IdentifierLengthMax })
-            {
-                errors[key] = $"the length must be no more than {Limits.IdentifierLengthMax}";
-            }
-        }
-        if (!string.IsNullOrWhiteSpace(request.Source) && request.Source == request.Destination)
+        var single = new[] { request.Source, request.Destination }.OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var items = (sources ?? []).Concat(destinations ?? []).Select(item => item.Identifier);
+        if ((!string.IsNullOrWhiteSpace(request.Source) && request.Source == request.Destination)
+            || items.Any(single.Contains))
         {
             errors["source"] = "source and destination cannot be the same balance";
         }
     }
+
+    private static void CheckSide(SortedDictionary<string, string> errors, string key, string? single, bool split)
+    {
+        if (split && !string.IsNullOrEmpty(single))
+        {
+            errors[key] = $"either {key} or {key}s is required, not both";
+        }
+        else if (!split && string.IsNullOrWhiteSpace(single))
+        {
+            errors[key] = $"either {key} or {key}s is required";
+        }
+        else if (single is { Length: > Limits.IdentifierLengthMax })
+        {
+            errors[key] = $"the length must be no more than {Limits.IdentifierLengthMax}";
+        }
+    }
+
+    /// <summary>Split items: <c>{"identifier", "distribution", "precise_distribution"}</c>, numbers taken as their text.</summary>
+    private static List<DistributionItem>? ParseItems(JsonElement? array, string key,
+        SortedDictionary<string, string> errors)
+    {
+        if (array is not { } element)
+        {
+            return null;
+        }
+        if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() == 0)
+        {
+            errors[key] = "must be a non-empty list of {identifier, distribution} items";
+            return null;
+        }
+        var items = new List<DistributionItem>();
+        foreach (var item in element.EnumerateArray())
+        {
+            var identifier = item.ValueKind == JsonValueKind.Object ? Text(item, "identifier") : null;
+            if (string.IsNullOrWhiteSpace(identifier) || identifier.Length > Limits.IdentifierLengthMax)
+            {
+                errors[key] = $"every item needs an identifier of at most {Limits.IdentifierLengthMax} characters";
+                return null;
+            }
+            items.Add(new DistributionItem(identifier, Text(item, "distribution"), Text(item, "precise_distribution")));
+        }
+        return items;
+    }
+
+    private static string? Text(JsonElement item, string property) =>
+        item.TryGetProperty(property, out var value) ? value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString(),
+            JsonValueKind.Number => value.GetRawText(),
+            _ => null,
+        } : null;
 
     private static void Require(SortedDictionary<string, string> errors, string key, string? value,
         int lengthMax)

@@ -1,0 +1,146 @@
+using System.Numerics;
+using Blnk.Core.Money;
+using Blnk.Core.Transactions;
+using Blnk.Server.Errors;
+using Blnk.Server.Features.Transactions;
+using Blnk.Server.Json;
+using Blnk.Server.Writer;
+using Blnk.Storage;
+
+namespace Blnk.Server.Features.Inflight;
+
+/// <summary>How an inflight commit or void is carried out.</summary>
+public enum InflightMode
+{
+    /// <summary><c>skip_queue</c>: applied now; the answer is the new APPLIED or VOID row.</summary>
+    Synchronous,
+
+    /// <summary>Default: checked now, stored as a durable action, applied by the queue processor.</summary>
+    Queued,
+
+    /// <summary>Decided and discarded: a preview.</summary>
+    DryRun,
+}
+
+/// <summary>The answer to an inflight action: a row, an error, or a preview.</summary>
+public sealed record InflightResult(TransactionRecord? Row, ApiError? Error, DryRunPreview? Preview = null,
+    bool Queued = false);
+
+/// <summary>
+/// <c>PUT /transactions/inflight/{id}</c> and its bulk forms (contract §4.5.5–4.5.6). The id may name
+/// the hold itself, the queued transaction whose outcome is the hold, a split parent or a bulk batch:
+/// every INFLIGHT row under it is acted on, all or none.
+/// </summary>
+public sealed class InflightService(ILedgerStore store, LedgerWriter writer, QueueSignal signal, IdGenerator ids,
+    TimeProvider clock)
+{
+    private static readonly string[] InflightStatus = [TransactionStatus.Inflight];
+
+    public async Task<InflightResult> ResolveAsync(string transactionId, bool commit, double? amount,
+        BigInteger? preciseAmount, InflightMode mode, CancellationToken cancellationToken)
+    {
+        var legs = await store.FindFamilyAsync(transactionId, InflightStatus, cancellationToken);
+        if (legs.Count == 0)
+        {
+            return Failed(ErrorCodes.NotInflight, $"no transaction to {(commit ? "commit" : "void")}");
+        }
+        var (requested, invalid) = commit ? RequestedAmount(amount, preciseAmount, legs[0].Precision) : (null, null);
+        if (invalid is not null)
+        {
+            return new InflightResult(null, invalid);
+        }
+        return mode == InflightMode.Queued
+            ? await QueueAsync(legs, commit, requested, cancellationToken)
+            : await ApplyAsync(legs, commit, requested, mode == InflightMode.DryRun);
+    }
+
+    private async Task<InflightResult> ApplyAsync(IReadOnlyList<TransactionRecord> legs, bool commit,
+        BigInteger? requested, bool dryRun)
+    {
+        var now = Clock.Now(clock);
+        var unit = new WriteUnit
+        {
+            Operations = [.. legs.Select(leg => new ResolveInflight(leg.TransactionId, commit, requested,
+                ids.New(IdGenerator.TransactionPrefix), ids.New(IdGenerator.ReferencePrefix), now))],
+            DryRun = dryRun,
+        };
+        if (!writer.TrySubmit(unit))
+        {
+            return new InflightResult(null, TransactionService.Backpressure());
+        }
+        var outcome = await unit.Completion;
+        if (dryRun)
+        {
+            return new InflightResult(null, null, Preview(outcome, legs[0], commit, requested));
+        }
+        if (outcome.FirstRejection is { } refusal)
+        {
+            var error = TransactionService.ToApiError(refusal);
+            return new InflightResult(null, error with { Message = $"error occurred during processing: [{error.Message}]" });
+        }
+        return new InflightResult(outcome.Operations[0].Row, null);
+    }
+
+    /// <summary>
+    /// Checks the request against the holds as they are now, then stores one action per hold; the unique
+    /// (hold, origin) index refuses a second pending request. The processor re-checks when it applies them.
+    /// </summary>
+    private async Task<InflightResult> QueueAsync(IReadOnlyList<TransactionRecord> legs, bool commit,
+        BigInteger? requested, CancellationToken cancellationToken)
+    {
+        var progress = await store.GetHoldProgressAsync([.. legs.Select(leg => leg.TransactionId)], cancellationToken);
+        foreach (var leg in legs)
+        {
+            var hold = new Hold(leg, progress[leg.TransactionId].Committed, progress[leg.TransactionId].Voided);
+            if ((commit ? InflightEngine.CheckCommit(hold, requested) : InflightEngine.CheckVoid(hold)) is { } refusal)
+            {
+                return new InflightResult(null, TransactionService.ToApiError(refusal));
+            }
+        }
+        var now = Clock.Now(clock);
+        var actions = legs.Select(leg => new InflightActionEntry(ids.New(IdGenerator.ActionPrefix), leg.TransactionId,
+            commit, requested, InflightActionOrigin.Request, now)).ToList();
+        if (!await store.TryQueueInflightActionsAsync(actions, cancellationToken))
+        {
+            return Failed(ErrorCodes.Conflict, "a commit or void is already queued for this transaction");
+        }
+        signal.Notify();
+        return new InflightResult(legs[0], null, Queued: true);
+    }
+
+    private static (BigInteger? Amount, ApiError? Error) RequestedAmount(double? amount, BigInteger? preciseAmount,
+        BigInteger precision)
+    {
+        if (preciseAmount is { } precise)
+        {
+            return precise.Sign > 0
+                ? (precise, null)
+                : (null, new ApiError(ErrorCodes.InvalidAmount, "precise_amount must be positive"));
+        }
+        if (amount is not { } major || major == 0)
+        {
+            return (null, null);
+        }
+        return major < 0
+            ? (null, new ApiError(ErrorCodes.InvalidAmount, "commit amount cannot be negative"))
+            : (Precision.ToPreciseAmount(major, precision), null);
+    }
+
+    private static DryRunPreview Preview(UnitOutcome outcome, TransactionRecord hold, bool commit,
+        BigInteger? requested)
+    {
+        var shape = outcome.Operations[0].Row ?? hold with
+        {
+            PreciseAmount = requested ?? hold.PreciseAmount,
+            Status = commit ? TransactionStatus.Applied : TransactionStatus.Void,
+        };
+        var roles = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [hold.Source] = "source",
+            [hold.Destination] = "destination",
+        };
+        return DryRunPreviews.From(outcome, shape, roles, commit ? "commit" : "void");
+    }
+
+    private static InflightResult Failed(string code, string message) => new(null, new ApiError(code, message));
+}
