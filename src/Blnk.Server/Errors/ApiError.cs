@@ -9,6 +9,9 @@ namespace Blnk.Server.Errors;
 /// </summary>
 public sealed record ApiError(string Code, string Message, JsonNode? Details = null, bool PluralLegacyKey = false)
 {
+    /// <summary>Bulk failures also carry the batch id at the top level, as Blnk's do.</summary>
+    public string? BatchId { get; init; }
+
     public int Status => ErrorCatalog.StatusOf(Code);
 
     public static ApiError Validation(string code, string message) => new(code, message, PluralLegacyKey: true);

@@ -17,6 +17,10 @@ public sealed class ErrorResult(ApiError error) : IResult
         });
         writer.WriteStartObject();
         writer.WriteString(error.PluralLegacyKey ? "errors" : "error", error.Message);
+        if (error.BatchId is not null)
+        {
+            writer.WriteString("batch_id", error.BatchId);
+        }
         writer.WriteStartObject("error_detail");
         writer.WriteString("code", error.Code);
         writer.WriteString("message", error.Message);

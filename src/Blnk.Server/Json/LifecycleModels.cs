@@ -133,6 +133,37 @@ public sealed class RefundRequest
     public System.Text.Json.Nodes.JsonObject? MetaData { get; set; }
 }
 
+public sealed class BulkRequest
+{
+    public List<TransactionRequest?>? Transactions { get; set; }
+    public bool Inflight { get; set; }
+    public bool Atomic { get; set; }
+    public bool RunAsync { get; set; }
+    public bool SkipQueue { get; set; }
+    public bool DryRun { get; set; }
+}
+
+public sealed class BulkResponse
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Message { get; init; }
+
+    public required string BatchId { get; init; }
+    public required string Status { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TransactionCount { get; init; }
+}
+
+public sealed class BulkDryRunResponse
+{
+    public bool DryRun { get; init; } = true;
+    public required bool WouldApply { get; init; }
+    public required bool Cumulative { get; init; }
+    public required bool Atomic { get; init; }
+    public required List<DryRunPreview> Results { get; init; }
+}
+
 /// <summary>
 /// Source-generated JSON for the lifecycle shapes. A context of its own: the generator does not allow
 /// one context's [JsonSerializable] attributes to be spread over several partial declarations.
@@ -147,4 +178,7 @@ public sealed class RefundRequest
 [JsonSerializable(typeof(BulkInflightResponse))]
 [JsonSerializable(typeof(DryRunPreview))]
 [JsonSerializable(typeof(RefundRequest))]
+[JsonSerializable(typeof(BulkRequest))]
+[JsonSerializable(typeof(BulkResponse))]
+[JsonSerializable(typeof(BulkDryRunResponse))]
 public sealed partial class LifecycleJsonContext : JsonSerializerContext;

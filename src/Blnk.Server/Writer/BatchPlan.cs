@@ -167,7 +167,8 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
             Record(row);
             if (unit.QueueGroupId is null || QueueEntries.Count == 0)
             {
-                QueueEntries.Add(new QueueEntry(row.TransactionId, unit.AvailableAt, unit.QueueGroupId));
+                var due = row.ScheduledFor is { } scheduled && scheduled > unit.AvailableAt ? scheduled : unit.AvailableAt;
+                QueueEntries.Add(new QueueEntry(row.TransactionId, due, unit.QueueGroupId));
             }
             return new OperationOutcome(row, null);
         }

@@ -110,7 +110,7 @@ public sealed class WriteUnit
 
     public UnitPolicy Policy { get; init; } = UnitPolicy.Atomic;
 
-    /// <summary>Enqueue: when the queued rows become due (now, or <c>scheduled_for</c>).</summary>
+    /// <summary>Enqueue: when the queued rows become due at the earliest (a row's later <c>scheduled_for</c> wins).</summary>
     public DateTime AvailableAt { get; init; }
 
     /// <summary>Enqueue of an atomic group: one queue entry for all rows, which share this parent id.</summary>
@@ -133,7 +133,4 @@ public sealed class WriteUnit
     internal void Complete(UnitOutcome outcome) => _completion.TrySetResult(outcome);
 
     internal void Fail(Exception exception) => _completion.TrySetException(exception);
-
-    public static WriteUnit Single(LedgerOperation operation, DateTime availableAt = default) =>
-        new() { Operations = [operation], AvailableAt = availableAt };
 }

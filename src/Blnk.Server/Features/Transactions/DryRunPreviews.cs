@@ -13,11 +13,12 @@ public static class DryRunPreviews
 {
     /// <remarks>
     /// <paramref name="shape"/> is the transaction as it would be recorded (reference, currency, amounts,
-    /// status); <paramref name="roles"/> maps balance ids to "source" or "destination".
+    /// status); <paramref name="roles"/> maps balance ids to "source" or "destination"; <paramref name="status"/>
+    /// names the status a queued request would get (the preview itself is always decided as if applied).
     /// </remarks>
     public static DryRunPreview From(UnitOutcome outcome, TransactionRecord shape,
         IReadOnlyDictionary<string, string> roles, string? operation = null, List<LegPreview>? legs = null,
-        IReadOnlyCollection<string>? virtualBalanceIds = null)
+        IReadOnlyCollection<string>? virtualBalanceIds = null, string? status = null)
     {
         var refusal = outcome.FirstRejection;
         var notes = new List<string>();
@@ -30,7 +31,7 @@ public static class DryRunPreviews
             WouldApply = refusal is null,
             Rejection = refusal is null ? null : ToWire(refusal),
             Operation = operation,
-            Status = refusal is null ? StatusOf(outcome, shape) : null,
+            Status = refusal is null ? status ?? StatusOf(outcome, shape) : null,
             Reference = shape.Reference,
             Currency = shape.Currency,
             Amount = Precision.ToAmount(shape.PreciseAmount, shape.Precision),

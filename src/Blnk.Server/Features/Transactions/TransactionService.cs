@@ -53,7 +53,7 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
         var outcome = await unit.Completion;
         if (request.DryRun)
         {
-            return new CreateResult(null, null, Preview(prepared!, outcome));
+            return new CreateResult(null, null, PreviewOf(prepared!, outcome));
         }
         return outcome.CauseIndex is { } refused
             ? new CreateResult(null, ToApiError(outcome.Operations[refused].Rejection!))
@@ -100,14 +100,15 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
     public static WriteUnit UnitOf(IReadOnlyList<PreparedTransaction> prepared, ValidTransaction shape,
         string? groupId, DateTime now)
     {
-        var mode = shape.SkipQueue ? PostMode.ApplyNow : PostMode.Enqueue;
+        // A dry run always decides as if applying now, so a queued request's preview still checks funds.
+        var mode = shape.SkipQueue || shape.DryRun ? PostMode.ApplyNow : PostMode.Enqueue;
         var rows = prepared.SelectMany(transaction => transaction.Rows).ToList();
         var atomicSplit = groupId is null && shape.Atomic && prepared.Count == 1 && shape.IsSplit;
         return new WriteUnit
         {
             Operations = [.. rows.Select(row => new PostTransaction(row, mode))],
             Policy = shape.Atomic ? UnitPolicy.Atomic : UnitPolicy.StopAtFirstRefusal,
-            AvailableAt = shape.ScheduledFor is { } due && due > now && !shape.SkipQueue ? due : now,
+            AvailableAt = now,
             QueueGroupId = shape.SkipQueue || !shape.Atomic ? null : groupId ?? (atomicSplit ? prepared[0].TransactionId : null),
             DryRun = shape.DryRun,
             VirtualBalances = [.. prepared.SelectMany(transaction => transaction.VirtualBalances)],
@@ -238,7 +239,7 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
         return metaData;
     }
 
-    private static DryRunPreview Preview(PreparedTransaction prepared, UnitOutcome outcome)
+    public static DryRunPreview PreviewOf(PreparedTransaction prepared, UnitOutcome outcome)
     {
         var request = prepared.Request;
         var roles = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -258,7 +259,8 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
             : null;
         var shape = prepared.Rows[0] with { Reference = request.Reference, PreciseAmount = request.PreciseAmount };
         return DryRunPreviews.From(outcome, shape, roles, legs: legs,
-            virtualBalanceIds: [.. prepared.VirtualBalances.Select(balance => balance.BalanceId)]);
+            virtualBalanceIds: [.. prepared.VirtualBalances.Select(balance => balance.BalanceId)],
+            status: request.SkipQueue ? null : prepared.Rows[0].Status);
     }
 
     /// <summary>
