@@ -173,9 +173,14 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
     public async Task<QueuedAmounts> GetQueuedAmountsAsync(string balanceId, CancellationToken cancellationToken)
     {
         var rows = await QueryAsync(
+            // Driven by the (small) queue: a row is still queued while its own entry, or its atomic group's
+            // single entry, is there. Scheduled rows are not counted, as in Blnk.
             "SELECT t.source, t.destination, t.precise_amount FROM transaction_queue q " +
             "JOIN transactions t ON t.transaction_id = q.transaction_id " +
-            "WHERE (t.source = @id OR t.destination = @id) AND t.status = 'QUEUED'",
+            "WHERE t.status = 'QUEUED' AND (t.source = @id OR t.destination = @id) UNION ALL " +
+            "SELECT t.source, t.destination, t.precise_amount FROM transaction_queue q " +
+            "JOIN transactions t ON t.parent_transaction = q.group_id WHERE t.transaction_id <> q.transaction_id " +
+            "AND t.status = 'QUEUED' AND (t.source = @id OR t.destination = @id)",
             command => SqlDialect.Add(command, "id", balanceId),
             reader => (Source: reader.GetString(0), Destination: reader.GetString(1),
                 Amount: dialect.ReadAmount(reader, 2)),

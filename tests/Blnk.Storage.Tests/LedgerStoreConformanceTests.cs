@@ -415,17 +415,17 @@ public sealed class LedgerStoreConformanceTests
         ]);
 
         var claimed = await store.ClaimQueuedAsync(10, now, now.AddSeconds(30), Ct);
-        Assert.Equal([first, third], claimed);
+        Assert.Equal([first, third], RowsOf(claimed));
 
         Assert.Empty(await store.ClaimQueuedAsync(10, now.AddSeconds(1), now.AddSeconds(31), Ct));
         Assert.Empty(await store.ClaimQueuedAsync(10, now.AddSeconds(29), now.AddSeconds(59), Ct));
 
         // The lease expired: the same entries are due again, still in enqueue order.
         var reclaimed = await store.ClaimQueuedAsync(10, now.AddSeconds(30), now.AddSeconds(60), Ct);
-        Assert.Equal([first.TransactionId, third.TransactionId], reclaimed.Select(row => row.TransactionId));
+        Assert.Equal([first.TransactionId, third.TransactionId], RowsOf(reclaimed).Select(row => row.TransactionId));
 
         var all = await store.ClaimQueuedAsync(10, now.AddHours(2), now.AddHours(3), Ct);
-        Assert.Equal([first, later, third], all);
+        Assert.Equal([first, later, third], RowsOf(all));
     }
 
     [Theory]
@@ -443,9 +443,9 @@ public sealed class LedgerStoreConformanceTests
         var nextTwo = await store.ClaimQueuedAsync(2, now, now.AddMinutes(1), Ct);
         var last = await store.ClaimQueuedAsync(2, now, now.AddMinutes(1), Ct);
 
-        Assert.Equal(rows[..2], firstTwo);
-        Assert.Equal(rows[2..4], nextTwo);
-        Assert.Equal(rows[4..], last);
+        Assert.Equal(rows[..2], RowsOf(firstTwo));
+        Assert.Equal(rows[2..4], RowsOf(nextTwo));
+        Assert.Equal(rows[4..], RowsOf(last));
     }
 
     [Theory]
@@ -484,7 +484,7 @@ public sealed class LedgerStoreConformanceTests
         }
 
         var remaining = await store.ClaimQueuedAsync(10, now, now.AddMinutes(1), Ct);
-        Assert.Equal([three], remaining);
+        Assert.Equal([three], RowsOf(remaining));
         // Taking removes only the queue entry; the transaction row stays.
         Assert.Equal(one, await store.GetTransactionAsync(one.TransactionId, Ct));
     }
@@ -702,7 +702,7 @@ public sealed class LedgerStoreConformanceTests
 
     // ---- helpers ----
 
-    private static DateTime Now() => TruncateToMicroseconds(DateTime.UtcNow);
+    internal static DateTime Now() => TruncateToMicroseconds(DateTime.UtcNow);
 
     private static DateTime TruncateToMicroseconds(DateTime time) =>
         new(time.Ticks - time.Ticks % 10, DateTimeKind.Utc);
@@ -721,7 +721,7 @@ public sealed class LedgerStoreConformanceTests
         CreatedAt = createdAt ?? Now(),
     };
 
-    private static TransactionRecord NewTransaction(string source, string destination, BigInteger amount,
+    internal static TransactionRecord NewTransaction(string source, string destination, BigInteger amount,
         string status = TransactionStatus.Applied, string? reference = null)
     {
         reference ??= NewId("ref");
@@ -741,7 +741,7 @@ public sealed class LedgerStoreConformanceTests
         };
     }
 
-    private static async Task<(string Source, string Destination)> CreateTwoBalancesAsync(ILedgerStore store)
+    internal static async Task<(string Source, string Destination)> CreateTwoBalancesAsync(ILedgerStore store)
     {
         var source = NewBalance();
         var destination = NewBalance();
@@ -750,7 +750,7 @@ public sealed class LedgerStoreConformanceTests
         return (source.BalanceId, destination.BalanceId);
     }
 
-    private static async Task InsertAsync(ILedgerStore store, IReadOnlyList<TransactionRecord> rows,
+    internal static async Task InsertAsync(ILedgerStore store, IReadOnlyList<TransactionRecord> rows,
         IReadOnlyList<QueueEntry>? queue = null)
     {
         await using var batch = await store.BeginWriteBatchAsync(Ct);
@@ -809,6 +809,9 @@ public sealed class LedgerStoreConformanceTests
         Assert.Equal(BalanceInsertOutcome.Inserted, await store.InsertBalanceAsync(balance, Ct));
         Assert.Equal("idt_1", (await store.GetBalanceAsync("bln_with_identity", Ct))!.IdentityId);
     }
+
+    private static List<TransactionRecord> RowsOf(IReadOnlyList<ClaimedQueueEntry> entries) =>
+        [.. entries.SelectMany(entry => entry.Rows)];
 
     private static void AssertUtc(DateTime expected, DateTime actual)
     {

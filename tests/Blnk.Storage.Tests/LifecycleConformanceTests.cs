@@ -1,0 +1,162 @@
+using System.Numerics;
+using Blnk.Core.Transactions;
+using Blnk.TestSupport;
+using static Blnk.Storage.Tests.LedgerStoreConformanceTests;
+
+namespace Blnk.Storage.Tests;
+
+// Covers the storage the transaction lifecycle needs, on SQLite and PostgreSQL: finding a transaction's
+// family, hold progress, durable inflight actions (claim, lease, take once, one pending per origin),
+// atomic queue groups, queued sums for groups, and the webhook outbox.
+public sealed class LifecycleConformanceTests
+{
+    private static CancellationToken Ct => CancellationToken.None;
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Family_is_the_row_its_children_and_their_children_filtered_by_status(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var parent = NewTransaction(source, destination, 10, TransactionStatus.Queued);
+        var child = NewTransaction(source, destination, 10, TransactionStatus.Inflight) with
+        {
+            ParentTransaction = parent.TransactionId,
+        };
+        var grandchild = NewTransaction(source, destination, 4, TransactionStatus.Applied) with
+        {
+            ParentTransaction = child.TransactionId,
+        };
+        var stranger = NewTransaction(source, destination, 1, TransactionStatus.Inflight);
+        await InsertAsync(store, [parent, child, grandchild, stranger]);
+
+        var inflight = await store.FindFamilyAsync(parent.TransactionId, [TransactionStatus.Inflight], Ct);
+        var applied = await store.FindFamilyAsync(parent.TransactionId, [TransactionStatus.Applied], Ct);
+        var none = await store.FindFamilyAsync("txn_missing", [TransactionStatus.Inflight], Ct);
+
+        Assert.Equal([child], inflight);
+        Assert.Equal([grandchild], applied);
+        Assert.Empty(none);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Hold_progress_sums_commits_and_notices_a_void(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var hold = NewTransaction(source, destination, BigInteger.Pow(10, 30), TransactionStatus.Inflight);
+        var voidedHold = NewTransaction(source, destination, 5, TransactionStatus.Inflight);
+        var untouched = NewTransaction(source, destination, 5, TransactionStatus.Inflight);
+        await InsertAsync(store, [hold, voidedHold, untouched,
+            Child(hold, BigInteger.Pow(10, 29), TransactionStatus.Applied),
+            Child(hold, 7, TransactionStatus.Applied),
+            Child(voidedHold, 5, TransactionStatus.Void)]);
+
+        var progress = await store.GetHoldProgressAsync(
+            [hold.TransactionId, voidedHold.TransactionId, untouched.TransactionId], Ct);
+
+        Assert.Equal(new HoldProgress(BigInteger.Pow(10, 29) + 7, false), progress[hold.TransactionId]);
+        Assert.Equal(new HoldProgress(0, true), progress[voidedHold.TransactionId]);
+        Assert.Equal(new HoldProgress(0, false), progress[untouched.TransactionId]);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Inflight_actions_are_leased_when_due_and_taken_once(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var hold = NewTransaction(source, destination, 50, TransactionStatus.Inflight);
+        await InsertAsync(store, [hold]);
+        var now = Now();
+        var expiry = new InflightActionEntry("act_expiry", hold.TransactionId, false, null,
+            InflightActionOrigin.Expiry, now.AddSeconds(-1));
+        var later = new InflightActionEntry("act_commit", hold.TransactionId, true, BigInteger.Pow(10, 25),
+            InflightActionOrigin.ScheduledCommit, now.AddHours(1));
+        await using (var batch = await store.BeginWriteBatchAsync(Ct))
+        {
+            await batch.ScheduleInflightActionsAsync([expiry, later], Ct);
+            await batch.CommitAsync(Ct);
+        }
+
+        Assert.Equal([expiry], await store.ClaimInflightActionsAsync(10, now, now.AddSeconds(30), Ct));
+        Assert.Empty(await store.ClaimInflightActionsAsync(10, now.AddSeconds(1), now.AddSeconds(31), Ct));
+        // The expiry's lease ran out unsettled, so it is due again, before the later action.
+        Assert.Equal([expiry, later], await store.ClaimInflightActionsAsync(10, now.AddHours(2), now.AddHours(3), Ct));
+        await using (var batch = await store.BeginWriteBatchAsync(Ct))
+        {
+            Assert.Equal(["act_expiry"], await batch.TakeInflightActionsAsync(["act_expiry", "act_unknown"], Ct));
+            Assert.Empty(await batch.TakeInflightActionsAsync(["act_expiry"], Ct));
+            await batch.CommitAsync(Ct);
+        }
+        Assert.Equal([later], await store.ClaimInflightActionsAsync(10, now.AddHours(4), now.AddHours(5), Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Only_one_queued_request_per_hold_is_pending(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var first = NewTransaction(source, destination, 50, TransactionStatus.Inflight);
+        var second = NewTransaction(source, destination, 50, TransactionStatus.Inflight);
+        await InsertAsync(store, [first, second]);
+        var now = Now();
+        InflightActionEntry Request(string id, string hold) =>
+            new(id, hold, true, null, InflightActionOrigin.Request, now);
+
+        Assert.True(await store.TryQueueInflightActionsAsync([Request("act_1", first.TransactionId)], Ct));
+        Assert.False(await store.TryQueueInflightActionsAsync(
+            [Request("act_2", second.TransactionId), Request("act_3", first.TransactionId)], Ct));
+
+        // All or none: the second hold's action of the refused call was not stored either.
+        var pending = await store.ClaimInflightActionsAsync(10, now.AddSeconds(1), now.AddSeconds(30), Ct);
+        Assert.Equal(["act_1"], pending.Select(action => action.ActionId));
+        Assert.True(await store.TryQueueInflightActionsAsync([Request("act_4", second.TransactionId)], Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task An_atomic_group_is_one_entry_claimed_with_all_its_rows(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var legs = Enumerable.Range(1, 3).Select(i => NewTransaction(source, destination, i, TransactionStatus.Queued)
+            with { ParentTransaction = "txn_group_parent" }).ToList();
+        var now = Now();
+        await InsertAsync(store, legs, [new QueueEntry(legs[0].TransactionId, now, "txn_group_parent")]);
+
+        var queued = await store.GetQueuedAmountsAsync(source, Ct);
+        var claimed = await store.ClaimQueuedAsync(10, now, now.AddSeconds(30), Ct);
+
+        Assert.Equal(new QueuedAmounts(6, 0), queued);
+        var entry = Assert.Single(claimed);
+        Assert.Equal(legs[0].TransactionId, entry.EntryId);
+        Assert.Equal(legs, entry.Rows);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Webhook_events_are_appended_to_the_outbox(string dialect)
+    {
+        var (store, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
+        await using var _ = store;
+
+        await store.AppendWebhookEventAsync("bulk_transaction.applied", """{"batch_id": "bulk_1"}""", Now(), Ct);
+
+        await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT event, payload FROM webhook_outbox";
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        Assert.True(await reader.ReadAsync(Ct));
+        Assert.Equal("bulk_transaction.applied", reader.GetString(0));
+        Assert.Contains("bulk_1", reader.GetString(1), StringComparison.Ordinal);
+    }
+
+    private static TransactionRecord Child(TransactionRecord parent, BigInteger amount, string status) =>
+        NewTransaction(parent.Source, parent.Destination, amount, status) with
+        {
+            ParentTransaction = parent.TransactionId,
+        };
+}
