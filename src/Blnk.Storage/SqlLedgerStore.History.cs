@@ -8,24 +8,28 @@ namespace Blnk.Storage;
 
 /// <summary>
 /// A balance as of a moment: the APPLIED transactions effective (<c>COALESCE(effective_date, created_at)</c>)
-/// at or before it. Inflight amounts are not part of history.
+/// at or before it. Inflight amounts are not part of history. <c>SnapshotTime</c> is the snapshot the sum
+/// started from (null: from zero); <c>TransactionsCounted</c> how many transactions effective by the moment
+/// were read on top of it.
 /// </summary>
-/// <param name="SnapshotTime">The snapshot the sum started from, or null when it started from zero.</param>
-/// <param name="TransactionsCounted">How many transactions effective at or before the moment were read.</param>
 public sealed record BalanceAtTime(string BalanceId, string Currency, DateTime BalanceCreatedAt,
     BigInteger CreditBalance, BigInteger DebitBalance, DateTime? SnapshotTime, int TransactionsCounted)
 {
     public BigInteger Balance => CreditBalance - DebitBalance;
 }
 
-/// <summary>One stored daily copy of a balance (table <c>balance_snapshots</c>).</summary>
-/// <param name="LastTransactionSeq">Every APPLIED row of the balance up to this <c>transactions.seq</c> is in the copy.</param>
+/// <summary>
+/// One stored daily copy of a balance (table <c>balance_snapshots</c>): every APPLIED row of the balance up
+/// to <c>LastTransactionSeq</c> (a <c>transactions.seq</c>) is in the copy, no later one is.
+/// </summary>
 public sealed record BalanceSnapshot(string BalanceId, string LedgerId, string Currency, BalanceAmounts Amounts,
     DateTime SnapshotTime, string SnapshotDate, DateTime CreatedAt, string? LastTransactionId,
     long LastTransactionSeq);
 
-/// <summary>What one snapshot batch did: how many balances it copied and the last balance id it looked at.</summary>
-/// <param name="LastBalanceId">Where the next batch continues; null when no balance was left to snapshot.</param>
+/// <summary>
+/// What one snapshot batch did: how many balances it copied, and the last balance id it took, where the
+/// next batch continues (null when no balance was left to snapshot).
+/// </summary>
 public readonly record struct SnapshotBatchResult(int Inserted, string? LastBalanceId);
 
 public partial interface ILedgerStore

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Blnk.Core.Transactions;
 
 namespace Blnk.Storage;
@@ -53,7 +52,8 @@ public partial class SqlLedgerStore
         await using (var select = connection.CreateCommand())
         {
             select.Transaction = dbTransaction;
-            select.CommandText = $"SELECT {key}, meta_data FROM {table} WHERE {rowsOfEntity} {SqlDialect.LockRowsClause}";
+            select.CommandText =
+                $"SELECT {key}, meta_data FROM {table} WHERE {rowsOfEntity} {SqlDialect.LockRowsClause}";
             SqlDialect.Add(select, "id", entityId);
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))

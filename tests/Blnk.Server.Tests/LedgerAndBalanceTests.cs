@@ -200,6 +200,21 @@ public sealed class LedgerAndBalanceTests(ServerFixture fixture) : IClassFixture
 
     [Theory]
     [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Metadata_keys_are_case_sensitive_and_the_last_duplicate_wins(string dialect)
+    {
+        var api = await fixture.ApiAsync(dialect);
+        var ledger = await api.PostAsync("ledgers", """{"name": "m", "meta_data": {"a": 1, "A": 2, "n": {"b": 1, "b": 3}}}""");
+        Assert.Equal(HttpStatusCode.Created, ledger.Status);
+        var metaData = (await api.GetAsync($"ledgers/{ledger.Str("ledger_id")}")).Body.GetProperty("meta_data");
+        Assert.Equal(1, metaData.GetProperty("a").GetInt32());
+        Assert.Equal(2, metaData.GetProperty("A").GetInt32());
+        Assert.Equal(3, metaData.GetProperty("n").GetProperty("b").GetInt32());
+        var notAnObject = await api.PostAsync("balances", new { ledger_id = "general_ledger_id", currency = "USD", meta_data = new[] { 1 } });
+        Assert.Equal(HttpStatusCode.BadRequest, notAnObject.Status);
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
     public async Task Responses_carry_security_headers(string dialect)
     {
         var server = await fixture.ServerAsync(dialect);

@@ -171,7 +171,7 @@ public sealed class BulkDryRunResponse
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     PropertyNameCaseInsensitive = true,
-    Converters = [typeof(BigIntegerJsonConverter), typeof(BlnkTimeJsonConverter)])]
+    Converters = [typeof(BigIntegerJsonConverter), typeof(BlnkTimeJsonConverter), typeof(MetaDataJsonConverter)])]
 [JsonSerializable(typeof(InflightActionRequest))]
 [JsonSerializable(typeof(BulkCommitRequest))]
 [JsonSerializable(typeof(BulkVoidRequest))]

@@ -187,7 +187,7 @@ public sealed class HealthResponse
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     PropertyNameCaseInsensitive = true,
-    Converters = [typeof(BigIntegerJsonConverter), typeof(BlnkTimeJsonConverter)])]
+    Converters = [typeof(BigIntegerJsonConverter), typeof(BlnkTimeJsonConverter), typeof(MetaDataJsonConverter)])]
 [JsonSerializable(typeof(LedgerRequest))]
 [JsonSerializable(typeof(LedgerResponse))]
 [JsonSerializable(typeof(List<LedgerResponse>))]
@@ -214,12 +214,15 @@ public static class Wire
     /// <summary>The lifecycle shapes (inflight actions, refunds, bulk, dry runs), with the same options.</summary>
     public static LifecycleJsonContext Lifecycle { get; } = new(NewOptions());
 
+    /// <summary>Historical balances, snapshots, metadata and recovery, with the same options.</summary>
+    public static HistoryWireJsonContext History { get; } = new(NewOptions());
+
     /// <summary>Options for one context instance (an options object belongs to a single context).</summary>
     public static JsonSerializerOptions NewOptions() => new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         PropertyNameCaseInsensitive = true,
-        Converters = { new BigIntegerJsonConverter(), new BlnkTimeJsonConverter() },
+        Converters = { new BigIntegerJsonConverter(), new BlnkTimeJsonConverter(), new MetaDataJsonConverter() },
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 }
