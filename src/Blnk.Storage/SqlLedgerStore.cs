@@ -242,18 +242,43 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
                 claimed.Add((reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
             }
         }
+        // Single entries are loaded in one query; an atomic group's legs by their shared parent.
+        var singles = await LoadByIdsAsync(connection, dbTransaction,
+            [.. claimed.Where(entry => entry.GroupId is null).Select(entry => entry.EntryId)], cancellationToken);
         var entries = new List<ClaimedQueueEntry>(claimed.Count);
         foreach (var (entryId, _, groupId) in claimed.OrderBy(entry => entry.Seq))
         {
-            var rows = await QueryInAsync(connection, dbTransaction, groupId is null
-                ? $"SELECT {TransactionColumns} FROM transactions WHERE transaction_id = @key ORDER BY seq"
-                : $"SELECT {TransactionColumns} FROM transactions WHERE parent_transaction = @key " +
-                  $"AND status IN ('{TransactionStatus.Queued}', '{TransactionStatus.Scheduled}') ORDER BY seq",
-                groupId ?? entryId, cancellationToken);
+            var rows = groupId is null
+                ? singles.TryGetValue(entryId, out var row) ? [row] : []
+                : await QueryInAsync(connection, dbTransaction,
+                    $"SELECT {TransactionColumns} FROM transactions WHERE parent_transaction = @key " +
+                    $"AND status IN ('{TransactionStatus.Queued}', '{TransactionStatus.Scheduled}') ORDER BY seq",
+                    groupId, cancellationToken);
             entries.Add(new ClaimedQueueEntry(entryId, rows));
         }
         await dbTransaction.CommitAsync(cancellationToken);
         return entries;
+    }
+
+    private async Task<Dictionary<string, TransactionRecord>> LoadByIdsAsync(DbConnection connection,
+        DbTransaction dbTransaction, IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
+    {
+        var rows = new Dictionary<string, TransactionRecord>(StringComparer.Ordinal);
+        if (transactionIds.Count == 0)
+        {
+            return rows;
+        }
+        await using var command = connection.CreateCommand();
+        command.Transaction = dbTransaction;
+        var membership = dialect.AddInList(command, "ids", transactionIds);
+        command.CommandText = $"SELECT {TransactionColumns} FROM transactions WHERE transaction_id {membership}";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var row = ReadTransaction(reader);
+            rows[row.TransactionId] = row;
+        }
+        return rows;
     }
 
     private async Task<List<TransactionRecord>> QueryInAsync(DbConnection connection, DbTransaction dbTransaction,

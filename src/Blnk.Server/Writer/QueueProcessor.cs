@@ -18,16 +18,29 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan ErrorPause = TimeSpan.FromSeconds(1);
 
+    /// <summary>Claimed batches handed to the writer and not yet settled: claiming the next overlaps applying one.</summary>
+    private const int QueuedBatchesInFlightMax = 2;
+
+    private readonly Queue<Task> _queuedInFlight = new();
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var processed = await ProcessQueuedAsync(stoppingToken) + await ProcessInflightActionsAsync(stoppingToken);
-                if (processed == 0)
+                var processed = await ClaimQueuedAsync(stoppingToken) + await ProcessInflightActionsAsync(stoppingToken);
+                if (processed == 0 && _queuedInFlight.Count > 0)
+                {
+                    await _queuedInFlight.Dequeue();
+                }
+                else if (processed == 0)
                 {
                     await signal.WaitAsync(IdlePoll, stoppingToken);
+                }
+                while (_queuedInFlight.Count >= QueuedBatchesInFlightMax)
+                {
+                    await _queuedInFlight.Dequeue();
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -42,16 +55,21 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
         }
     }
 
-    private async Task<int> ProcessQueuedAsync(CancellationToken cancellationToken)
+    /// <summary>Leases due queue entries and hands them to the writer; their settling is awaited later.</summary>
+    private async Task<int> ClaimQueuedAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         var entries = await store.ClaimQueuedAsync(ClaimBatchSizeMax, now, now + Lease, cancellationToken);
+        if (entries.Count == 0)
+        {
+            return 0;
+        }
         var units = entries.Select(entry => new WriteUnit
         {
             Operations = [.. entry.Rows.Select(row => new PostTransaction(ChildOf(row), PostMode.ApplyQueued))],
             QueueEntryId = entry.EntryId,
         }).ToList();
-        await RunAsync(units, cancellationToken);
+        _queuedInFlight.Enqueue(RunAsync(units, cancellationToken));
         return entries.Count;
     }
 
