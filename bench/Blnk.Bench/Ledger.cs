@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Numerics;
+using System.Text;
+using System.Text.Json;
+
+namespace Blnk.Bench;
+
+/// <summary>A response: status (0 when no response came back: a transport error or timeout) and raw body.</summary>
+internal readonly record struct Reply(int Status, byte[] Body, string? Error = null)
+{
+    public string Text => Error ?? Encoding.UTF8.GetString(Body);
+}
+
+/// <summary>One balance as read back for verification, amounts exact from the raw JSON number text.</summary>
+internal sealed record BalanceState(string Id, BigInteger Balance, BigInteger Credit, BigInteger Debit,
+    BigInteger QueuedDebit, BigInteger QueuedCredit);
+
+/// <summary>
+/// The few calls the benchmark makes. Request bodies are string templates turned into bytes — no reflection
+/// JSON on the hot path; responses are only parsed (with <see cref="JsonDocument"/>) outside it.
+/// </summary>
+internal sealed class Ledger : IDisposable
+{
+    private static readonly Uri TransactionsUri = new("/transactions", UriKind.Relative);
+    private static readonly MediaTypeHeaderValue Json = new("application/json");
+    private readonly HttpClient _http;
+
+    public Ledger(Uri baseAddress, int connections)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = connections,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            UseProxy = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+        };
+        _http = new HttpClient(handler, disposeHandler: true)
+        {
+            BaseAddress = baseAddress,
+            Timeout = TimeSpan.FromSeconds(120),
+            DefaultRequestVersion = HttpVersion.Version11,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    public Task<Reply> PostTransferAsync(byte[] body) => SendAsync(HttpMethod.Post, TransactionsUri, body);
+
+    public Task<Reply> PostAsync(string path, string body) =>
+        SendAsync(HttpMethod.Post, new Uri(path, UriKind.Relative), Encoding.UTF8.GetBytes(body));
+
+    public Task<Reply> GetAsync(string path) => SendAsync(HttpMethod.Get, new Uri(path, UriKind.Relative), null);
+
+    private async Task<Reply> SendAsync(HttpMethod method, Uri uri, byte[]? body)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(method, uri);
+            if (body is not null)
+            {
+                request.Content = new ByteArrayContent(body);
+                request.Content.Headers.ContentType = Json;
+            }
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+            return new Reply((int)response.StatusCode, await response.Content.ReadAsByteArrayAsync());
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException
+                                              or IOException)
+        {
+            return new Reply(0, [], $"{exception.GetType().Name}: {exception.Message}");
+        }
+    }
+
+    /// <summary>A transfer body in the shape Blnk's SDKs send: a decimal <c>amount</c> with <c>precision</c> 100.</summary>
+    public static byte[] TransferBody(long cents, string currency, string reference, string source,
+        string destination, bool allowOverdraft, bool skipQueue) =>
+        Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"amount\":{AmountText(cents)},\"precision\":100,\"currency\":\"{currency}\",\"reference\":\"{reference}\",\"description\":\"bench\",\"source\":\"{source}\",\"destination\":\"{destination}\",\"allow_overdraft\":{(allowOverdraft ? "true" : "false")},\"skip_queue\":{(skipQueue ? "true" : "false")}}}"));
+
+    /// <summary>Minor units (precision 100) as the decimal text a client would send: 1234 → 12.34.</summary>
+    public static string AmountText(long cents) => cents % 100 == 0
+        ? (cents / 100).ToString(CultureInfo.InvariantCulture)
+        : string.Create(CultureInfo.InvariantCulture, $"{cents / 100}.{cents % 100:D2}");
+
+    public async Task<string> CreateBalanceAsync(string currency)
+    {
+        var reply = await PostAsync("/balances",
+            $"{{\"ledger_id\":\"general_ledger_id\",\"currency\":\"{currency}\"}}");
+        if (reply.Status != 201)
+        {
+            throw new BenchException($"POST /balances ({currency}) answered {reply.Status}: {reply.Text}");
+        }
+        using var document = JsonDocument.Parse(reply.Body);
+        return document.RootElement.GetProperty("balance_id").GetString()
+               ?? throw new BenchException("POST /balances answered no balance_id");
+    }
+
+    public async Task<BalanceState> GetBalanceAsync(string path)
+    {
+        var reply = await GetAsync(path);
+        if (reply.Status != 200)
+        {
+            throw new BenchException($"GET {path} answered {reply.Status}: {reply.Text}");
+        }
+        using var document = JsonDocument.Parse(reply.Body);
+        var root = document.RootElement;
+        return new BalanceState(root.GetProperty("balance_id").GetString() ?? "", Number(root, "balance"),
+            Number(root, "credit_balance"), Number(root, "debit_balance"), Number(root, "queued_debit_balance"),
+            Number(root, "queued_credit_balance"));
+    }
+
+    /// <summary>An integer field from its raw JSON text (never through a double); absent fields read as 0.</summary>
+    public static BigInteger Number(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value)
+            ? BigInteger.Parse(value.GetRawText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)
+            : BigInteger.Zero;
+}
+
+/// <summary>The benchmark cannot go on (setup refused, server unreachable).</summary>
+internal sealed class BenchException(string message) : Exception(message);
