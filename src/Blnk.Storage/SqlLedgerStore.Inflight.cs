@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using Blnk.Core.Transactions;
 
 namespace Blnk.Storage;
@@ -12,6 +13,9 @@ public partial interface ILedgerStore
     /// </summary>
     Task<IReadOnlyList<TransactionRecord>> FindFamilyAsync(string transactionId, IReadOnlyCollection<string> statuses,
         CancellationToken cancellationToken);
+
+    /// <summary>Whether any of the QUEUED rows still waits in the queue (its own entry or its atomic group's).</summary>
+    Task<bool> HasQueuedWorkAsync(IReadOnlyCollection<TransactionRecord> queuedRows, CancellationToken cancellationToken);
 
     /// <summary>Commit/void progress of inflight rows, read without locks (for answers and previews).</summary>
     Task<Dictionary<string, HoldProgress>> GetHoldProgressAsync(IReadOnlyCollection<string> holdIds,
@@ -47,6 +51,22 @@ public partial class SqlLedgerStore
             rows.Add(ReadTransaction(reader));
         }
         return rows;
+    }
+
+    public async Task<bool> HasQueuedWorkAsync(IReadOnlyCollection<TransactionRecord> queuedRows,
+        CancellationToken cancellationToken)
+    {
+        if (queuedRows.Count == 0)
+        {
+            return false;
+        }
+        await using var connection = await SqlDialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var ids = SqlDialect.AddInList(command, "ids", [.. queuedRows.Select(row => row.TransactionId)]);
+        var groups = SqlDialect.AddInList(command, "groups",
+            [.. queuedRows.Select(row => row.ParentTransaction).Where(parent => parent.Length > 0).Append("")]);
+        command.CommandText = $"SELECT COUNT(*) FROM transaction_queue WHERE transaction_id {ids} OR group_id {groups}";
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > 0;
     }
 
     public async Task<Dictionary<string, HoldProgress>> GetHoldProgressAsync(IReadOnlyCollection<string> holdIds,

@@ -251,4 +251,207 @@ check(
 const afterDuplicate = expectStatus(await LedgerBalances.get(balanceA.balance_id), 200, 'LedgerBalances.get A');
 expectField(afterDuplicate, 'balance', 10050 - 3025 - 1000, 'LedgerBalances.get A after the duplicate');
 
+
+// ---------------------------------------------------------------------------------------------------------------
+// The transaction lifecycle: bulk inflight holds, commit (partial) and void, bulk commit and void, refunds, and a
+// balance as it was at a past instant.
+
+/** Checks exact minor units (the JSON numbers here are far below 2^53). */
+function expectMoney(object, field, expected, what) {
+  check(
+    String(object[field]) === String(expected),
+    `${what}: expected ${field} = ${expected}, got ${show(object[field])} in ${show(object)}`,
+  );
+}
+
+function expectFigures(balance, figures, what) {
+  const { credit, debit, inflightDebit = 0, inflightCredit = 0 } = figures;
+  expectMoney(balance, 'balance', credit - debit, what);
+  expectMoney(balance, 'credit_balance', credit, what);
+  expectMoney(balance, 'debit_balance', debit, what);
+  expectMoney(balance, 'inflight_debit_balance', inflightDebit, what);
+  expectMoney(balance, 'inflight_credit_balance', inflightCredit, what);
+}
+
+async function figuresOf(balanceId, figures, what) {
+  const balance = expectStatus(await LedgerBalances.get(balanceId), 200, `LedgerBalances.get ${what}`);
+  expectFigures(balance, figures, what);
+  return balance;
+}
+
+step('LedgerBalances.create C + D; Transactions.create skip_queue: @World -> C, 500 USD');
+const balanceC = expectStatus(
+  await LedgerBalances.create({ ledger_id: ledger.ledger_id, currency: 'USD', meta_data: { name: 'C' } }),
+  201,
+  'LedgerBalances.create C',
+);
+const balanceD = expectStatus(
+  await LedgerBalances.create({ ledger_id: ledger.ledger_id, currency: 'USD', meta_data: { name: 'D' } }),
+  201,
+  'LedgerBalances.create D',
+);
+const C = balanceC.balance_id;
+const D = balanceD.balance_id;
+expectStatus(
+  await Transactions.create({
+    amount: 500,
+    precision: 100,
+    reference: `${ref}_fund_c`,
+    description: 'fund C from @World',
+    currency: 'USD',
+    source: '@World',
+    destination: C,
+    allow_overdraft: true,
+    skip_queue: true,
+  }),
+  201,
+  'Transactions.create fund C',
+);
+await figuresOf(C, { credit: 50000, debit: 0 }, 'C after funding');
+// An instant after the funding and before anything else touches C (for LedgerBalances.getAt below).
+await sleep(20);
+const beforeLifecycle = new Date().toISOString();
+await sleep(20);
+
+step('Transactions.createBulk inflight + skip_queue + atomic: three holds C -> D (100, 50, 25 USD)');
+const bulkLine = (n, amount) => ({
+  amount,
+  precision: 100,
+  reference: `${ref}_bulk_${n}`,
+  description: `bulk hold ${n}`,
+  currency: 'USD',
+  source: C,
+  destination: D,
+});
+const bulk = expectStatus(
+  await Transactions.createBulk({
+    inflight: true,
+    skip_queue: true,
+    atomic: true,
+    transactions: [bulkLine(1, 100), bulkLine(2, 50), bulkLine(3, 25)],
+  }),
+  201,
+  'Transactions.createBulk',
+);
+expectPrefixedId(bulk, 'batch_id', 'bulk_', 'Transactions.createBulk');
+expectField(bulk, 'status', 'inflight', 'Transactions.createBulk');
+expectField(bulk, 'transaction_count', 3, 'Transactions.createBulk');
+const holds = [];
+for (const n of [1, 2, 3]) {
+  const hold = expectStatus(
+    await Transactions.getByReference(`${ref}_bulk_${n}`),
+    200,
+    `Transactions.getByReference bulk ${n}`,
+  );
+  expectField(hold, 'status', 'INFLIGHT', `bulk hold ${n}`);
+  expectField(hold, 'parent_transaction', bulk.batch_id, `bulk hold ${n}`);
+  check(
+    hold.meta_data && hold.meta_data.sequence === n,
+    `bulk hold ${n}: expected meta_data.sequence ${n}, got ${show(hold.meta_data)}`,
+  );
+  holds.push(hold.transaction_id);
+}
+await figuresOf(C, { credit: 50000, debit: 0, inflightDebit: 17500 }, 'C after the holds');
+await figuresOf(D, { credit: 0, debit: 0, inflightCredit: 17500 }, 'D after the holds');
+
+step('Transactions.updateStatus: commit 40 of hold 1 (skip_queue), then void the rest');
+const partial = expectStatus(
+  await Transactions.updateStatus(holds[0], { status: 'commit', amount: 40, skip_queue: true }),
+  200,
+  'Transactions.updateStatus commit 40',
+);
+expectField(partial, 'status', 'APPLIED', 'updateStatus commit');
+expectField(partial, 'parent_transaction', holds[0], 'updateStatus commit');
+expectMoney(partial, 'precise_amount', 4000, 'updateStatus commit');
+const voided = expectStatus(
+  await Transactions.updateStatus(holds[0], { status: 'void', skip_queue: true }),
+  200,
+  'Transactions.updateStatus void',
+);
+expectField(voided, 'status', 'VOID', 'updateStatus void');
+expectField(voided, 'parent_transaction', holds[0], 'updateStatus void');
+expectMoney(voided, 'precise_amount', 6000, 'updateStatus void');
+const voidAgain = await Transactions.updateStatus(holds[0], { status: 'void', skip_queue: true });
+console.log(`  void again: HTTP ${voidAgain.status} ${show(voidAgain.data)}`);
+check(voidAgain.status === 409, `void again: expected HTTP 409, got ${voidAgain.status} ${show(voidAgain.data)}`);
+await figuresOf(C, { credit: 50000, debit: 4000, inflightDebit: 7500 }, 'C after commit + void');
+
+step('Transactions.bulkCommitInflight: hold 2 in full, 10 of hold 3');
+const bulkCommit = expectStatus(
+  await Transactions.bulkCommitInflight({
+    transactions: [{ transaction_id: holds[1] }, { transaction_id: holds[2], amount: 10 }],
+    skip_queue: true,
+  }),
+  200,
+  'Transactions.bulkCommitInflight',
+);
+expectField(bulkCommit, 'succeeded', 2, 'bulkCommitInflight');
+expectField(bulkCommit, 'failed', 0, 'bulkCommitInflight');
+check(
+  bulkCommit.results.every(result => result.status === 'succeeded'),
+  `bulkCommitInflight: expected every result succeeded, got ${show(bulkCommit.results)}`,
+);
+await figuresOf(C, { credit: 50000, debit: 10000, inflightDebit: 1500 }, 'C after the bulk commit');
+
+step('Transactions.bulkVoidInflight: the rest of hold 3, and hold 1 (already voided)');
+const bulkVoid = expectStatus(
+  await Transactions.bulkVoidInflight({ transaction_ids: [holds[2], holds[0]], skip_queue: true }),
+  200,
+  'Transactions.bulkVoidInflight',
+);
+expectField(bulkVoid, 'succeeded', 1, 'bulkVoidInflight');
+expectField(bulkVoid, 'failed', 1, 'bulkVoidInflight');
+expectField(bulkVoid.results[0], 'status', 'succeeded', 'bulkVoidInflight result 0');
+expectField(bulkVoid.results[1], 'status', 'failed', 'bulkVoidInflight result 1');
+expectField(bulkVoid.results[1], 'code', 'ALREADY_VOIDED', 'bulkVoidInflight result 1');
+await figuresOf(C, { credit: 50000, debit: 10000 }, 'C after the bulk void');
+await figuresOf(D, { credit: 10000, debit: 0 }, 'D after the bulk void');
+
+step('Transactions.refund (skip_queue) of hold 2: its committed 50 USD go back D -> C; a second refund is 409');
+const refund = expectStatus(
+  await Transactions.refund(holds[1], { skip_queue: true }),
+  201,
+  'Transactions.refund',
+);
+expectField(refund, 'status', 'APPLIED', 'Transactions.refund');
+expectField(refund, 'source', D, 'Transactions.refund');
+expectField(refund, 'destination', C, 'Transactions.refund');
+expectMoney(refund, 'precise_amount', 5000, 'Transactions.refund');
+check(
+  typeof refund.reference === 'string' && refund.reference === `${refund.parent_transaction}_refund`,
+  `Transactions.refund: expected reference "<refunded id>_refund", got ${show(refund.reference)}`,
+);
+const refundByRef = expectStatus(
+  await Transactions.getByReference(refund.reference),
+  200,
+  'Transactions.getByReference refund',
+);
+expectField(refundByRef, 'transaction_id', refund.transaction_id, 'Transactions.getByReference refund');
+const refundAgain = await Transactions.refund(holds[1], { skip_queue: true });
+console.log(`  refund again: HTTP ${refundAgain.status} ${show(refundAgain.data)}`);
+check(
+  refundAgain.status === 409,
+  `refund again: expected HTTP 409, got ${refundAgain.status} ${show(refundAgain.data)}`,
+);
+await figuresOf(C, { credit: 55000, debit: 10000 }, 'C after the refund');
+await figuresOf(D, { credit: 10000, debit: 5000 }, 'D after the refund');
+
+step('LedgerBalances.getAt: C before the lifecycle steps, and now');
+const cBefore = expectStatus(
+  await LedgerBalances.getAt(C, { timestamp: beforeLifecycle }),
+  200,
+  'LedgerBalances.getAt before',
+);
+check(cBefore.balance, `LedgerBalances.getAt before: no balance object in ${show(cBefore)}`);
+expectMoney(cBefore.balance, 'balance', 50000, 'LedgerBalances.getAt before');
+expectMoney(cBefore.balance, 'debit_balance', 0, 'LedgerBalances.getAt before');
+const cNow = expectStatus(
+  await LedgerBalances.getAt(C, { timestamp: new Date(Date.now() + 1000).toISOString() }),
+  200,
+  'LedgerBalances.getAt now',
+);
+expectMoney(cNow.balance, 'balance', 45000, 'LedgerBalances.getAt now');
+expectMoney(cNow.balance, 'credit_balance', 55000, 'LedgerBalances.getAt now');
+expectMoney(cNow.balance, 'debit_balance', 10000, 'LedgerBalances.getAt now');
+
 console.log('SDK smoke: all checks passed');

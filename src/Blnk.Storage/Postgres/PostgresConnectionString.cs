@@ -43,11 +43,9 @@ public static class PostgresConnectionString
     {
         builder.SearchPath = PostgresDialect.SchemaName;
         builder.MaxPoolSize = Math.Max(builder.MaxPoolSize, 50);
-        // Our statements are few and repeated: prepare them automatically, and keep them (and skip the
-        // DISCARD ALL a pooled connection would otherwise run) when a connection returns to the pool.
-        // The server sets no session state that could leak between requests.
-        builder.MaxAutoPrepare = Math.Max(builder.MaxAutoPrepare, 64);
-        builder.AutoPrepareMinUsages = 2;
+        // Skip the DISCARD ALL a pooled connection would otherwise run when it returns to the pool: the server
+        // sets no session state that could leak between requests. (Automatic statement preparation was tried
+        // and removed: a command reused with cleared parameters then re-sent its first row's values.)
         builder.NoResetOnClose = true;
         return builder.ToString();
     }

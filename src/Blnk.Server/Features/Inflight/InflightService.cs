@@ -35,11 +35,14 @@ public sealed class InflightService(ILedgerStore store, LedgerWriter writer, Que
     TimeProvider clock)
 {
     private static readonly string[] InflightStatus = [TransactionStatus.Inflight];
+    private static readonly string[] QueuedStatus = [TransactionStatus.Queued];
+    private static readonly TimeSpan QueuedHoldWaitMax = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan QueuedHoldPoll = TimeSpan.FromMilliseconds(20);
 
     public async Task<InflightResult> ResolveAsync(string transactionId, bool commit, double? amount,
         BigInteger? preciseAmount, InflightMode mode, CancellationToken cancellationToken)
     {
-        var legs = await store.FindFamilyAsync(transactionId, InflightStatus, cancellationToken);
+        var legs = await FindHoldsAsync(transactionId, cancellationToken);
         if (legs.Count == 0)
         {
             return Failed(ErrorCodes.NotInflight, $"no transaction to {(commit ? "commit" : "void")}");
@@ -52,6 +55,32 @@ public sealed class InflightService(ILedgerStore store, LedgerWriter writer, Que
         return mode == InflightMode.Queued
             ? await QueueAsync(legs, commit, requested, cancellationToken)
             : await ApplyAsync(legs, commit, requested, mode == InflightMode.DryRun);
+    }
+
+    /// <summary>
+    /// The INFLIGHT rows under the id. A hold created on the queued path becomes INFLIGHT when the queue
+    /// applies it, normally within milliseconds of its 201; an action sent in that window waits for it
+    /// (as Blnk falls back to the still-QUEUED row) instead of being refused.
+    /// </summary>
+    private async Task<IReadOnlyList<TransactionRecord>> FindHoldsAsync(string transactionId,
+        CancellationToken cancellationToken)
+    {
+        var deadline = clock.GetUtcNow() + QueuedHoldWaitMax;
+        while (true)
+        {
+            var legs = await store.FindFamilyAsync(transactionId, InflightStatus, cancellationToken);
+            if (legs.Count > 0 || clock.GetUtcNow() > deadline)
+            {
+                return legs;
+            }
+            var pending = await store.FindFamilyAsync(transactionId, QueuedStatus, cancellationToken);
+            if (!pending.Any(row => row.Inflight) || !await store.HasQueuedWorkAsync(pending, cancellationToken))
+            {
+                // The queue may have applied the hold since the first look: look once more.
+                return await store.FindFamilyAsync(transactionId, InflightStatus, cancellationToken);
+            }
+            await Task.Delay(QueuedHoldPoll, clock, cancellationToken);
+        }
     }
 
     private async Task<InflightResult> ApplyAsync(IReadOnlyList<TransactionRecord> legs, bool commit,

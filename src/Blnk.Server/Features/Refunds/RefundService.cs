@@ -37,7 +37,7 @@ public sealed class RefundService(ILedgerStore store, LedgerWriter writer, IdGen
         var unit = new WriteUnit
         {
             Operations = [.. refunds.Select(refund =>
-                new PostTransaction(refund, request.SkipQueue ? PostMode.ApplyNow : PostMode.Enqueue))],
+                new PostTransaction(refund, request.SkipQueue || request.DryRun ? PostMode.ApplyNow : PostMode.Enqueue))],
             AvailableAt = now,
             DryRun = request.DryRun,
         };
@@ -53,7 +53,8 @@ public sealed class RefundService(ILedgerStore store, LedgerWriter writer, IdGen
                 [refunds[0].Source] = "source",
                 [refunds[0].Destination] = "destination",
             };
-            return new RefundResult(null, null, DryRunPreviews.From(outcome, refunds[0], roles));
+            return new RefundResult(null, null, DryRunPreviews.From(outcome, refunds[0], roles,
+                status: request.SkipQueue ? null : TransactionStatus.Queued));
         }
         return outcome.FirstRejection is { } refusal
             ? new RefundResult(null, ToApiError(refusal, refundable[Math.Max(0, outcome.FirstRejectedIndex)]))
