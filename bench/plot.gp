@@ -8,7 +8,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set ylabel "transfers per second (durable, 201)"
-set xlabel "workload (W1: 1 client; W5: writes at half of W2 with 5k reads/s; W6: queued, applied/s)"
+set xlabel "workload (W1: 1 client; W4: bulk lines/s; W7: hold+commit pairs/s; W5: writes at half of W2 with 5k reads/s; W6: queued, applied/s)"
 set yrange [0:*]
 set offsets 0, 0, graph 0.12, 0
 set grid ytics

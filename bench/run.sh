@@ -108,9 +108,20 @@ trap cleanup EXIT
 trap 'echo; echo "bench/run.sh: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 
+# A port nobody uses, below the kernel's ephemeral range: a port the client side of some connection holds (or
+# held: TIME_WAIT) refuses connections yet cannot be bound, so candidates also skip every port in /proc/net/tcp*.
 free_port() {
-    local port
-    for port in $(shuf -i 20000-60999 -n 100); do
+    local port low=20000 high=32767 ephemeral_low used local_address
+    if read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && [ "$ephemeral_low" -gt 10000 ]; then
+        high=$((ephemeral_low - 1))
+        [ "$low" -lt "$high" ] || low=$((high / 2))
+    fi
+    used=" "
+    while read -r _ local_address _; do
+        [[ "$local_address" == *:* ]] && used+="$((16#${local_address##*:})) "
+    done < <(tail -q -n +2 /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+    for port in $(shuf -i "$low-$high" -n 200); do
+        case "$used" in *" $port "*) continue ;; esac
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return 0

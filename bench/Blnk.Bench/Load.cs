@@ -3,8 +3,12 @@ using System.Globalization;
 
 namespace Blnk.Bench;
 
-/// <summary>An acknowledged (201) transfer: what verification looks up afterwards.</summary>
-internal readonly record struct Ack(long Sequence, string Reference, int Source, int Destination, long Cents);
+/// <summary>
+/// An acknowledged (201) transfer: what verification looks up afterwards. For an inflight pair (W7) the reference is
+/// the hold's, with the hold's id and the reference the server gave its commit.
+/// </summary>
+internal readonly record struct Ack(long Sequence, string Reference, int Source, int Destination, long Cents,
+    string? HoldId = null, string? CommitReference = null);
 
 /// <summary>Counters one stream of requests shares across its workers; read live by the progress line.</summary>
 internal sealed class Tally
@@ -18,6 +22,9 @@ internal sealed class Tally
     public long Failed => Volatile.Read(ref _failed);
 
     public void Succeeded() => Interlocked.Increment(ref _ok);
+
+    /// <summary>Counts <paramref name="count"/> units at once (W4: the lines of one bulk request).</summary>
+    public void Succeeded(long count) => Interlocked.Add(ref _ok, count);
 
     /// <summary>Counts a refused or lost request and keeps the first few exactly as sent and answered.</summary>
     public void Fail(string request, Reply reply)
@@ -44,10 +51,16 @@ internal sealed class Tally
     }
 }
 
-/// <summary>Latencies of the measured window and how many requests succeeded in it.</summary>
-internal sealed class Timing(List<long> latencies, long windowOk, double windowSeconds)
+/// <summary>
+/// Latencies of the measured window and how many requests succeeded in it; for a closed loop also the requests
+/// still in flight when the window closed (answered after it, not counted), and the slowest of them.
+/// </summary>
+internal sealed class Timing(List<long> latencies, long windowOk, double windowSeconds, long late = 0,
+    long lateMaxTicks = 0)
 {
     public long WindowOk { get; } = windowOk;
+    public long Late { get; } = late;
+    public double LateMaxMs { get; } = lateMaxTicks * 1000.0 / Stopwatch.Frequency;
     public double WindowSeconds { get; } = windowSeconds;
     public double Rate => WindowSeconds > 0 ? WindowOk / WindowSeconds : 0;
     public int Count => latencies.Count;
@@ -87,6 +100,8 @@ internal static class Load
         var windowEnd = windowStart + Ticks(duration);
         var perWorker = new List<long>[concurrency];
         var okPerWorker = new long[concurrency];
+        var latePerWorker = new long[concurrency];
+        var lateMaxPerWorker = new long[concurrency];
         var workers = Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
         {
             var latencies = perWorker[worker] = new List<long>(1 << 12);
@@ -107,6 +122,11 @@ internal static class Load
                         okPerWorker[worker]++;
                     }
                 }
+                else if (end >= windowEnd)
+                {
+                    latePerWorker[worker]++;
+                    lateMaxPerWorker[worker] = Math.Max(lateMaxPerWorker[worker], end - begin);
+                }
             }
         })).ToArray();
         await Task.WhenAll(workers);
@@ -115,7 +135,8 @@ internal static class Load
         {
             all.AddRange(list);
         }
-        return new Timing(all, okPerWorker.Sum(), duration.TotalSeconds);
+        return new Timing(all, okPerWorker.Sum(), duration.TotalSeconds, latePerWorker.Sum(),
+            lateMaxPerWorker.Max());
     }
 
     /// <summary>

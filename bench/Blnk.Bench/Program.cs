@@ -3,7 +3,7 @@ using System.Text.Json;
 using Blnk.Bench;
 
 // Load generator and verifier for the ledger server; bench/run.sh drives it, bench/README.md explains it.
-//   Blnk.Bench run    --url URL --storage NAME [--workloads W1,W2,W3,W5,W6] [--duration S] ... --out FILE.json
+//   Blnk.Bench run    --url URL --storage NAME [--workloads W1,W2,W3,W4,W7,W5,W6] [--duration S] ... --out FILE.json
 //   Blnk.Bench report --pgbench-tps TPS --out latest.json --chart-data latest.dat PART.json...
 try
 {
@@ -24,7 +24,7 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         usage: Blnk.Bench run --url http://127.0.0.1:5001 --storage NAME --out FILE.json
-                   [--workloads W1,W2,W3,W5,W6] [--duration 15] [--warmup 3] [--concurrency 256]
+                   [--workloads W1,W2,W3,W4,W7,W5,W6] [--duration 15] [--warmup 3] [--concurrency 256]
                    [--rate 5000 (W5 reads/s)] [--write-rate R (W5; default W2/2)]
                    [--queued 100000 (W6 transfers)] [--queued-rate R (W6; default W2's rate)]
                    [--balances 1000] [--verify-sample 5000] [--server-pid PID] [--pgbench-tps TPS]
@@ -38,7 +38,7 @@ static async Task<int> RunAsync(Args args)
     var url = new Uri(args.String("url", "http://127.0.0.1:5001"));
     var options = new RunOptions(
         Storage: args.String("storage", url.Authority),
-        Workloads: args.String("workloads", "W1,W2,W3,W5,W6").ToUpperInvariant()
+        Workloads: args.String("workloads", "W1,W2,W3,W4,W7,W5,W6").ToUpperInvariant()
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         Duration: TimeSpan.FromSeconds(args.Double("duration", 15)),
         Warmup: TimeSpan.FromSeconds(args.Double("warmup", 3)),

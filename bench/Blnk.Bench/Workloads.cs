@@ -6,7 +6,7 @@ using System.Text.Json;
 
 namespace Blnk.Bench;
 
-/// <summary>What one <c>run</c> does: the options, then W1–W6 of WORKLOADS.md against one server.</summary>
+/// <summary>What one <c>run</c> does: the options, then W1–W7 of WORKLOADS.md against one server.</summary>
 internal sealed record RunOptions(
     string Storage,
     IReadOnlyList<string> Workloads,
@@ -26,6 +26,8 @@ internal sealed class Workloads(Ledger api, RunOptions options)
     private const long FundingCents = 1_000_000_000;         // 10,000,000.00 per balance
     private const long HotFundingCents = 10_000_000_000_000; // the hot balance pays for every W3 debit
     private const long AmountCentsMax = 10_000;              // transfers of 0.01 … 100.00
+    private const int BulkLines = 1000;                      // W4: transfers per POST /transactions/bulk
+    private const int BulkConcurrency = 4;                   // W4: bulk requests in flight
     private static readonly ParallelOptions Parallel32 = new() { MaxDegreeOfParallelism = 32 };
     private readonly string _tag = Convert.ToHexString(Guid.NewGuid().ToByteArray()[..3]);
     private readonly List<WorkloadResult> _done = [];
@@ -42,9 +44,11 @@ internal sealed class Workloads(Ledger api, RunOptions options)
                     HotSource),
                 await ClosedAsync("W3-credit", "hot account, every transfer credits it", options.Concurrency,
                     HotDestination)],
+            "W4" => [await BulkAsync()],
             "W5" => [await ReadsUnderWritesAsync()],
-            "W6" => new[] { await QueuedAsync() },
-            _ => throw new ArgumentException($"unknown workload '{workload}': use W1, W2, W3, W5, W6"),
+            "W6" => [await QueuedAsync()],
+            "W7" => new[] { await InflightPairsAsync() },
+            _ => throw new ArgumentException($"unknown workload '{workload}': use W1, W2, W3, W4, W5, W6, W7"),
         };
         _done.AddRange(results);
     }
@@ -122,9 +126,246 @@ internal sealed class Workloads(Ledger api, RunOptions options)
             result.P50Ms = timing.PercentileMs(50);
             result.P99Ms = timing.PercentileMs(99);
             result.Ok = timing.WindowOk;
+            Late(result, timing);
             Tallied(result, tally);
             await VerifyAsync(result, book, "");
         });
+    }
+
+    /// <summary>
+    /// W4: closed loop of <c>POST /transactions/bulk</c>, <see cref="BulkConcurrency"/> requests in flight, each of
+    /// <see cref="BulkLines"/> transfers with <c>skip_queue</c>. Only a 201 <c>applied</c> with every line counts;
+    /// throughput is lines per second, latency per request.
+    /// </summary>
+    private async Task<WorkloadResult> BulkAsync()
+    {
+        var result = new WorkloadResult { Workload = "W4", Title = "bulk", Storage = options.Storage };
+        return await GuardAsync(result, async () =>
+        {
+            var book = await SetUpAsync("W4", hot: false);
+            var lines = new Tally();
+            var expectedCount = BulkLines.ToString(CultureInfo.InvariantCulture);
+            Func<Task<bool>> bulk = async () =>
+            {
+                var batch = new Ack[BulkLines];
+                long cents = 0;
+                for (var i = 0; i < batch.Length; i++)
+                {
+                    var (source, destination) = Uniform();
+                    var (sequence, reference) = book.NextReference();
+                    batch[i] = new Ack(sequence, reference, source, destination,
+                        Random.Shared.NextInt64(1, AmountCentsMax + 1));
+                    cents += batch[i].Cents;
+                }
+                var body = Ledger.BulkBody(book.Currency, batch, book.Ids);
+                var reply = await api.PostBulkAsync(body);
+                if (reply.Status == 201 &&
+                    Ledger.Fields(reply.Body, "status", "transaction_count", "batch_id") is
+                        ["applied", var count, { Length: > 0 }] && count == expectedCount)
+                {
+                    foreach (var line in batch)
+                    {
+                        book.Acknowledged(line);
+                    }
+                    lines.Succeeded(batch.Length);
+                    return true;
+                }
+                // Refused or unanswered: a non-atomic bulk keeps the lines before the one refused, so any of
+                // them may have been applied; verification allows for them but does not expect them.
+                book.Unanswered(cents);
+                lines.Fail(BulkRequestText(body, batch.Length), reply);
+                return false;
+            };
+            var cpu = new CpuMeter(options.ServerPid);
+            Timing timing;
+            await using (new ProgressLine(Label("W4"), ProgressLine.Rate(lines, "lines ")))
+            {
+                timing = await Load.ClosedLoopAsync(BulkConcurrency, options.Warmup, options.Duration, bulk);
+            }
+            Record(result, cpu);
+            result.Throughput = timing.Rate * BulkLines;
+            result.P50Ms = timing.PercentileMs(50);
+            result.P99Ms = timing.PercentileMs(99);
+            result.Ok = timing.WindowOk * BulkLines;
+            result.Metrics["requests_per_s"] = timing.Rate;
+            result.Metrics["lines_per_request"] = BulkLines;
+            result.Metrics["requests_in_flight"] = BulkConcurrency;
+            Late(result, timing);
+            Tallied(result, lines);
+            await VerifyAsync(result, book, "");
+        });
+    }
+
+    /// <summary>A failed bulk request as sent, shortened: its first line in full and how many lines followed.</summary>
+    private static string BulkRequestText(byte[] body, int lines)
+    {
+        var text = Encoding.UTF8.GetString(body);
+        var firstLineEnd = text.IndexOf("},{", StringComparison.Ordinal);
+        return firstLineEnd < 0
+            ? "POST /transactions/bulk " + text
+            : string.Create(CultureInfo.InvariantCulture,
+                $"POST /transactions/bulk {text[..(firstLineEnd + 1)]},… {lines - 1:N0} more lines of the same shape],\"skip_queue\":true}}");
+    }
+
+    /// <summary>
+    /// W7: each worker holds (<c>POST /transactions</c> with <c>inflight</c>, 201 INFLIGHT), then commits the hold
+    /// (<c>PUT /transactions/inflight/{id}</c>, 200, a new APPLIED row whose parent is the hold); a pair counts
+    /// when both succeeded. Throughput is pairs per second, latency per pair.
+    /// </summary>
+    private async Task<WorkloadResult> InflightPairsAsync()
+    {
+        var result = new WorkloadResult { Workload = "W7", Title = "inflight pairs", Storage = options.Storage };
+        return await GuardAsync(result, async () =>
+        {
+            var book = await SetUpAsync("W7", hot: false);
+            var pairs = new Tally();
+            var holdFailures = 0L;
+            var commitFailures = 0L;
+            var stuckCents = 0L;       // held, commit refused: still inflight
+            var maybeStuckCents = 0L;  // held or committed without a clear answer: perhaps still inflight
+            Func<Task<bool>> pair = async () =>
+            {
+                var (source, destination) = Uniform();
+                var cents = Random.Shared.NextInt64(1, AmountCentsMax + 1);
+                var (sequence, reference) = book.NextReference();
+                var hold = Ledger.TransferBody(cents, book.Currency, reference, book.Ids[source],
+                    book.Ids[destination], allowOverdraft: false, skipQueue: true, inflight: true);
+                var held = await api.PostTransferAsync(hold);
+                var holdFields = held.Status == 201
+                    ? Ledger.Fields(held.Body, "status", "transaction_id", "precise_amount")
+                    : null;
+                if (holdFields is not ["INFLIGHT", { Length: > 0 }, var heldAmount] ||
+                    heldAmount != cents.ToString(CultureInfo.InvariantCulture))
+                {
+                    if (held.Status is 0 or 201)
+                    {
+                        // No answer, or a 201 that is not the hold sent: it may hold, or even move, the amount.
+                        Interlocked.Add(ref maybeStuckCents, cents);
+                        book.Unanswered(cents);
+                    }
+                    Interlocked.Increment(ref holdFailures);
+                    pairs.Fail("POST /transactions " + Encoding.UTF8.GetString(hold), held);
+                    return false;
+                }
+                var holdId = holdFields[1]!;
+                var path = "/transactions/inflight/" + holdId;
+                var committed = await api.PutAsync(path, Ledger.CommitBody);
+                var commitFields = committed.Status == 200
+                    ? Ledger.Fields(committed.Body, "status", "parent_transaction", "precise_amount", "reference")
+                    : null;
+                if (commitFields is ["APPLIED", var parent, var amount, { Length: > 0 } commitReference] &&
+                    parent == holdId && amount == cents.ToString(CultureInfo.InvariantCulture))
+                {
+                    book.Acknowledged(new Ack(sequence, reference, source, destination, cents, holdId,
+                        commitReference));
+                    pairs.Succeeded();
+                    return true;
+                }
+                if (committed.Status is 0 or 200)
+                {
+                    Interlocked.Add(ref maybeStuckCents, cents);
+                    book.Unanswered(cents);
+                }
+                else
+                {
+                    Interlocked.Add(ref stuckCents, cents);
+                }
+                Interlocked.Increment(ref commitFailures);
+                pairs.Fail($"PUT {path} {Encoding.UTF8.GetString(Ledger.CommitBody)} (hold {reference}, 201 {Encoding.UTF8.GetString(held.Body)})",
+                    committed);
+                return false;
+            };
+            var cpu = new CpuMeter(options.ServerPid);
+            Timing timing;
+            await using (new ProgressLine(Label("W7"), ProgressLine.Rate(pairs, "pairs ")))
+            {
+                timing = await Load.ClosedLoopAsync(options.Concurrency, options.Warmup, options.Duration, pair);
+            }
+            Record(result, cpu);
+            result.Throughput = timing.Rate;
+            result.P50Ms = timing.PercentileMs(50);
+            result.P99Ms = timing.PercentileMs(99);
+            result.Ok = timing.WindowOk;
+            result.Metrics["hold_failures"] = holdFailures;
+            result.Metrics["commit_failures"] = commitFailures;
+            Late(result, timing);
+            Tallied(result, pairs);
+            await VerifyAsync(result, book, ack => PairStoredAsync(ack, book),
+                "holds INFLIGHT with their commit APPLIED as sent",
+                (states, world, problems) => InflightSettled(states, world, problems, stuckCents, maybeStuckCents));
+        });
+    }
+
+    /// <summary>
+    /// W7's balances after the run: every hold was committed in full, so the inflight sums are back at zero — on
+    /// every balance when no commit failed, otherwise in total within what the failed pairs can explain.
+    /// </summary>
+    private static string InflightSettled(BalanceState[] states, BalanceState world, List<string> problems,
+        long stuckCents, long maybeStuckCents)
+    {
+        var all = states.Append(world).ToList();
+        if (all.FirstOrDefault(state => state.InflightDebit is null || state.InflightCredit is null) is { } missing)
+        {
+            problems.Add($"balance {missing.Id} answered without inflight_debit_balance or inflight_credit_balance");
+            return "";
+        }
+        var debit = all.Aggregate(BigInteger.Zero, (sum, state) => sum + state.InflightDebit!.Value);
+        var credit = all.Aggregate(BigInteger.Zero, (sum, state) => sum + state.InflightCredit!.Value);
+        if (stuckCents == 0 && maybeStuckCents == 0)
+        {
+            var unsettled = all.Where(state => !state.InflightDebit!.Value.IsZero || !state.InflightCredit!.Value.IsZero)
+                .ToList();
+            if (unsettled.Count > 0)
+            {
+                problems.Add($"{unsettled.Count} balances still have inflight amounts after every hold was committed " +
+                             $"(sum inflight_debit {debit}, inflight_credit {credit}), e.g. " + string.Join(", ",
+                                 unsettled.Take(3).Select(state =>
+                                     $"{state.Id}: inflight_debit {state.InflightDebit}, inflight_credit {state.InflightCredit}")));
+            }
+            return string.Create(CultureInfo.InvariantCulture,
+                $"inflight debit and credit 0 on all {all.Count:N0} balances");
+        }
+        foreach (var (name, sum) in new[] { ("inflight_debit_balance", debit), ("inflight_credit_balance", credit) })
+        {
+            if (sum < stuckCents || sum > stuckCents + maybeStuckCents)
+            {
+                problems.Add($"sum of {name} is {sum}; the failed pairs leave {stuckCents} held" +
+                             (maybeStuckCents > 0 ? $" (+ at most {maybeStuckCents} unanswered)" : ""));
+            }
+        }
+        return $"inflight sums {debit}/{credit} = what the failed pairs left held";
+    }
+
+    /// <summary>A W7 pair as stored: the hold INFLIGHT as sent, and its commit APPLIED with the hold as parent.</summary>
+    private async Task<string?> PairStoredAsync(Ack ack, Book book)
+    {
+        var holdPath = "/transactions/reference/" + ack.Reference;
+        var hold = await api.GetAsync(holdPath);
+        if (hold.Status != 200)
+        {
+            return $"GET {holdPath} -> {hold.Status} {hold.Text}";
+        }
+        if (Mismatch(hold.Body, ack, book, "INFLIGHT") is { } holdProblem)
+        {
+            return $"GET {holdPath} -> {holdProblem}";
+        }
+        if (Ledger.Fields(hold.Body, "transaction_id") is [var id] && id != ack.HoldId)
+        {
+            return $"GET {holdPath} -> transaction_id {id}, the hold was created as {ack.HoldId}";
+        }
+        var commitPath = "/transactions/reference/" + ack.CommitReference;
+        var commit = await api.GetAsync(commitPath);
+        if (commit.Status != 200)
+        {
+            return $"GET {commitPath} (the commit of {ack.HoldId}) -> {commit.Status} {commit.Text}";
+        }
+        if (Mismatch(commit.Body, ack, book, "APPLIED") is { } commitProblem)
+        {
+            return $"GET {commitPath} (the commit of {ack.HoldId}) -> {commitProblem}";
+        }
+        return Ledger.Fields(commit.Body, "parent_transaction") is [var parent] && parent != ack.HoldId
+            ? $"GET {commitPath} -> parent_transaction {parent}, expected the hold {ack.HoldId}"
+            : null;
     }
 
     /// <summary>W5: reads at a fixed rate while writes run open loop at half of W2's measured maximum.</summary>
@@ -321,7 +562,22 @@ internal sealed class Workloads(Ledger api, RunOptions options)
     /// acknowledged amounts (plus at most the unanswered ones), and every acknowledged reference (or a random
     /// sample) reads back APPLIED with its amount, source and destination.
     /// </summary>
-    private async Task VerifyAsync(WorkloadResult result, Book book, string suffix)
+    private Task VerifyAsync(WorkloadResult result, Book book, string suffix) =>
+        VerifyAsync(result, book, async ack =>
+        {
+            var path = "/transactions/reference/" + ack.Reference + suffix;
+            var reply = await api.GetAsync(path);
+            var problem = reply.Status != 200 ? $"{reply.Status} {reply.Text}" : Mismatch(reply.Body, ack, book);
+            return problem is null ? null : $"GET {path} -> {problem}";
+        }, $"references{suffix} APPLIED as sent", null);
+
+    /// <summary>
+    /// The checks above with the per-transfer check as <c>stored</c> (a sampled acknowledgement against what the
+    /// server stored: null when right), <c>storedWhat</c> naming it for the report, and <c>balances</c> adding
+    /// checks of the balances read back (it returns what it confirmed).
+    /// </summary>
+    private async Task VerifyAsync(WorkloadResult result, Book book, Func<Ack, Task<string?>> stored,
+        string storedWhat, Func<BalanceState[], BalanceState, List<string>, string>? balances)
     {
         var started = Stopwatch.GetTimestamp();
         var problems = new List<string>();
@@ -349,41 +605,39 @@ internal sealed class Workloads(Ledger api, RunOptions options)
             problems.Add($"applied debits {debits} != acknowledged {book.AckedCents}" +
                          (book.UnansweredCents > 0 ? $" (+ at most {book.UnansweredCents} unanswered)" : ""));
         }
+        var confirmed = balances?.Invoke(states, world, problems);
         var acks = book.Acks();
         var sample = Sample(acks, Math.Max(2000, options.VerifySample));
         var bad = 0;
         var badExamples = new List<string>();
         await Parallel.ForEachAsync(sample, Parallel32, async (ack, _) =>
         {
-            var path = "/transactions/reference/" + ack.Reference + suffix;
-            var reply = await api.GetAsync(path);
-            var problem = reply.Status != 200 ? $"{reply.Status} {reply.Text}" : Mismatch(reply.Body, ack, book);
-            if (problem is not null)
+            if (await stored(ack) is { } problem)
             {
                 Interlocked.Increment(ref bad);
                 lock (badExamples)
                 {
                     if (badExamples.Count < 3)
                     {
-                        badExamples.Add($"GET {path} -> {problem}");
+                        badExamples.Add(problem);
                     }
                 }
             }
         });
         if (bad > 0)
         {
-            problems.Add($"{bad} of {sample.Count} acknowledged transfers not stored as sent and APPLIED: " +
+            problems.Add($"{bad} of {sample.Count} acknowledged transfers not stored as sent ({storedWhat}): " +
                          string.Join(" | ", badExamples));
         }
         result.Verified = problems.Count == 0;
         result.Verification = result.Verified
             ? string.Create(CultureInfo.InvariantCulture,
-                $"ok: sum of {states.Length:N0} balances + @World = 0; debits = acknowledged {book.AckedCents:N0}; {sample.Count:N0} of {acks.Count:N0} references{suffix} APPLIED as sent ({Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s)")
+                $"ok: sum of {states.Length:N0} balances + @World = 0; debits = acknowledged {book.AckedCents:N0}; {(string.IsNullOrEmpty(confirmed) ? "" : confirmed + "; ")}{sample.Count:N0} of {acks.Count:N0} {storedWhat} ({Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s)")
             : "FAILED: " + string.Join("; ", problems);
         Console.WriteLine($"[{Label(result.Workload)}] verification {result.Verification}");
     }
 
-    private static string? Mismatch(byte[] body, Ack ack, Book book)
+    private static string? Mismatch(byte[] body, Ack ack, Book book, string expectedStatus = "APPLIED")
     {
         using var document = JsonDocument.Parse(body);
         var root = document.RootElement;
@@ -391,7 +645,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         var amount = Ledger.Number(root, "precise_amount");
         var source = root.GetProperty("source").GetString();
         var destination = root.GetProperty("destination").GetString();
-        return status == "APPLIED" && amount == ack.Cents && source == book.Ids[ack.Source] &&
+        return status == expectedStatus && amount == ack.Cents && source == book.Ids[ack.Source] &&
                destination == book.Ids[ack.Destination]
             ? null
             : $"status {status}, precise_amount {amount}, {source} -> {destination}; sent {ack.Cents}, " +
@@ -419,6 +673,13 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         result.Metrics["generator_cpu_cores"] = generator;
         result.Metrics["server_cpu_cores"] = server ?? double.NaN;
         result.Metrics["machine_busy"] = machine ?? double.NaN;
+    }
+
+    /// <summary>Closed loop: what was still in flight when the window closed (not in the rate or percentiles).</summary>
+    private static void Late(WorkloadResult result, Timing timing)
+    {
+        result.Metrics["answered_after_window"] = timing.Late;
+        result.Metrics["slowest_after_window_ms"] = timing.Late > 0 ? timing.LateMaxMs : double.NaN;
     }
 
     private static void Tallied(WorkloadResult result, Tally tally)

@@ -38,11 +38,20 @@ public partial class SqlLedgerStore
         IReadOnlyCollection<string> statuses, CancellationToken cancellationToken)
     {
         await using var connection = await SqlDialect.OpenAsync(cancellationToken);
+        var children = await ChildIdsAsync(connection, transactionId, cancellationToken);
         await using var command = connection.CreateCommand();
         var membership = SqlDialect.AddInList(command, "statuses", statuses);
-        command.CommandText = $"SELECT {TransactionColumns} FROM transactions WHERE status {membership} AND " +
-            "(transaction_id = @id OR parent_transaction = @id OR parent_transaction IN " +
-            "(SELECT transaction_id FROM transactions WHERE parent_transaction = @id)) ORDER BY seq";
+        // Index lookups joined with UNION ALL: one OR over them made PostgreSQL scan the whole table.
+        var columns = string.Join(", ", TransactionColumns.Split(", ").Select(column => "t." + column));
+        var sql = $"SELECT {columns}, t.seq FROM transactions t WHERE t.transaction_id = @id AND t.status {membership} " +
+            $"UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction = @id " +
+            $"AND t.status {membership}";
+        if (children.Count > 0)
+        {
+            sql += $" UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction " +
+                $"{SqlDialect.AddInList(command, "children", children)} AND t.status {membership}";
+        }
+        command.CommandText = sql + " ORDER BY seq";
         SqlDialect.Add(command, "id", transactionId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<TransactionRecord>();
@@ -51,6 +60,21 @@ public partial class SqlLedgerStore
             rows.Add(ReadTransaction(reader));
         }
         return rows;
+    }
+
+    private static async Task<List<string>> ChildIdsAsync(DbConnection connection, string transactionId,
+        CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT transaction_id FROM transactions WHERE parent_transaction = @id";
+        SqlDialect.Add(command, "id", transactionId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ids = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
     }
 
     public async Task<bool> HasQueuedWorkAsync(IReadOnlyCollection<TransactionRecord> queuedRows,
