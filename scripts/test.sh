@@ -11,27 +11,9 @@ repo_root="$(pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 export DEBIAN_FRONTEND=noninteractive
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo -E "$@"
-    else
-        echo "scripts/test.sh: need root (or sudo) to run: $*" >&2
-        return 1
-    fi
-}
-
-apt_updated=0
-apt_install() {
-    if [ "$apt_updated" -eq 0 ]; then
-        echo "==> apt-get update"
-        as_root apt-get update -qq
-        apt_updated=1
-    fi
-    echo "==> apt-get install $*"
-    as_root apt-get install -y -qq --no-install-recommends -o Dpkg::Use-Pty=0 "$@" >/dev/null
-}
+script_name=scripts/test.sh
+# shellcheck source=scripts/lib/install.sh
+source scripts/lib/install.sh  # the working directory is the repo root here
 
 # PostgreSQL server binaries (initdb, pg_ctl, postgres) for the throwaway test clusters.
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
