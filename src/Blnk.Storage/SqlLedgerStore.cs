@@ -260,7 +260,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         return entries;
     }
 
-    private async Task<Dictionary<string, TransactionRecord>> LoadByIdsAsync(DbConnection connection,
+    internal async Task<Dictionary<string, TransactionRecord>> LoadByIdsAsync(DbConnection connection,
         DbTransaction dbTransaction, IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
     {
         var rows = new Dictionary<string, TransactionRecord>(StringComparer.Ordinal);

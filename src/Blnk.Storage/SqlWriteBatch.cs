@@ -97,26 +97,9 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             }, cancellationToken);
     }
 
-    public async Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(
-        IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
-    {
-        var rows = new Dictionary<string, TransactionRecord>(StringComparer.Ordinal);
-        if (transactionIds.Count == 0)
-        {
-            return rows;
-        }
-        await using var command = Command();
-        var membership = _dialect.AddInList(command, "ids", transactionIds);
-        command.CommandText = $"SELECT {SqlLedgerStore.TransactionColumns} FROM transactions " +
-            $"WHERE transaction_id {membership}";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var row = store.ReadTransaction(reader);
-            rows[row.TransactionId] = row;
-        }
-        return rows;
-    }
+    public Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(
+        IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken) =>
+        store.LoadByIdsAsync(connection, dbTransaction, transactionIds, cancellationToken);
 
     public async Task<Dictionary<string, HoldProgress>> LoadHoldProgressAsync(IReadOnlyCollection<string> holdIds,
         CancellationToken cancellationToken)
