@@ -63,38 +63,12 @@ public sealed class DurabilityTests
             balances.Add(await api.CreateBalanceAsync());
             await api.FundAsync(balances[i], 1_000_000);
         }
-        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<string>();
-        using var stop = new CancellationTokenSource();
-        var load = Enumerable.Range(0, 32).Select(worker => Task.Run(async () =>
+        var acknowledged = await SigkillLoad.RunAsync(server, TimeSpan.FromMilliseconds(1500), (random, reference) =>
         {
-            var random = new Random(worker);
-            while (!stop.IsCancellationRequested)
-            {
-                var reference = $"load-{worker}-{Guid.NewGuid()}";
-                try
-                {
-                    var from = balances[random.Next(4)];
-                    var to = balances.First(balance => balance != from);
-                    var response = await api.TransferAsync(from, to, random.Next(1, 100), reference: reference);
-                    if (response.Status == HttpStatusCode.Created)
-                    {
-                        acknowledged.Add(reference);
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    return;
-                }
-                catch (TaskCanceledException)
-                {
-                    return;
-                }
-            }
-        })).ToList();
-        await Task.Delay(1500);
-        server.Kill();
-        await stop.CancelAsync();
-        await Task.WhenAll(load);
+            var from = balances[random.Next(4)];
+            var to = balances.First(balance => balance != from);
+            return api.TransferAsync(from, to, random.Next(1, 100), reference: reference);
+        });
         Assert.NotEmpty(acknowledged);
 
         await server.RestartAsync();

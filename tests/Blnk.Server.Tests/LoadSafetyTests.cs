@@ -90,31 +90,8 @@ public sealed class LoadSafetyTests
         var source = await api.CreateBalanceAsync();
         var destination = await api.CreateBalanceAsync();
         await api.FundAsync(source, 1_000_000);
-        var acknowledged = new ConcurrentBag<string>();
-        using var stop = new CancellationTokenSource();
-        var load = Enumerable.Range(0, 32).Select(worker => Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                var reference = $"kq-{worker}-{Guid.NewGuid()}";
-                try
-                {
-                    var response = await api.TransferAsync(source, destination, 1, skipQueue: false, reference);
-                    if (response.Status == HttpStatusCode.Created)
-                    {
-                        acknowledged.Add(reference);
-                    }
-                }
-                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
-                {
-                    return;
-                }
-            }
-        })).ToList();
-        await Task.Delay(1500);
-        server.Kill();
-        await stop.CancelAsync();
-        await Task.WhenAll(load);
+        var acknowledged = await SigkillLoad.RunAsync(server, TimeSpan.FromMilliseconds(1500), (_, reference) =>
+            api.TransferAsync(source, destination, 1, skipQueue: false, reference));
         Assert.NotEmpty(acknowledged);
 
         await server.RestartAsync();
