@@ -58,15 +58,18 @@ public partial interface ILedgerStore : IAsyncDisposable
 
     Task<bool> PingAsync(CancellationToken cancellationToken);
 
-    Task InsertLedgerAsync(Ledger ledger, CancellationToken cancellationToken);
+    /// <summary>Inserts a ledger; <paramref name="events"/> are recorded in the same database transaction.</summary>
+    Task InsertLedgerAsync(Ledger ledger, CancellationToken cancellationToken, IReadOnlyList<OutboxEvent>? events = null);
 
     Task<Ledger?> GetLedgerAsync(string ledgerId, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<Ledger>> ListLedgersAsync(int limit, int offset, CancellationToken cancellationToken);
 
-    Task<bool> RenameLedgerAsync(string ledgerId, string name, CancellationToken cancellationToken);
+    Task<bool> RenameLedgerAsync(string ledgerId, string name, CancellationToken cancellationToken,
+        IReadOnlyList<OutboxEvent>? events = null);
 
-    Task<BalanceInsertOutcome> InsertBalanceAsync(Balance balance, CancellationToken cancellationToken);
+    Task<BalanceInsertOutcome> InsertBalanceAsync(Balance balance, CancellationToken cancellationToken,
+        IReadOnlyList<OutboxEvent>? events = null);
 
     Task<Balance?> GetBalanceAsync(string balanceId, CancellationToken cancellationToken);
 
@@ -143,6 +146,12 @@ public interface IWriteBatch : IAsyncDisposable
     Task ScheduleInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions, CancellationToken cancellationToken);
 
     Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken);
+
+    /// <summary>Records webhook, callback and hook deliveries with the changes they report.</summary>
+    Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now, CancellationToken cancellationToken);
+
+    /// <summary>Records fund-lineage work with the transfers that cause it.</summary>
+    Task AppendLineageWorkAsync(IReadOnlyList<LineageWork> work, DateTime now, CancellationToken cancellationToken);
 
     Task CommitAsync(CancellationToken cancellationToken);
 }

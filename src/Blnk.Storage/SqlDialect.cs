@@ -43,6 +43,18 @@ public abstract class SqlDialect
     /// </summary>
     public abstract string ClaimDueSql(string table, string key, string orderBy, string columns);
 
+    /// <summary>
+    /// Like <c>ClaimDueSql</c> for rows matching <paramref name="pending"/>, ordered by <paramref name="key"/>,
+    /// but a row is only due when no earlier pending row <c>p</c> of the same entity exists
+    /// (<paramref name="sameEntityPending"/> relates <c>p</c> to the candidate <c>o</c>): per-entity order.
+    /// </summary>
+    public string ClaimOrderedSql(string table, string key, string pending, string sameEntityPending, string columns) =>
+        ClaimDueSql(table, key, key, columns, $"{pending} AND NOT EXISTS (SELECT 1 FROM {table} p " +
+            $"WHERE p.{key} < o.{key} AND {sameEntityPending})");
+
+    /// <summary>The claim statement with an extra filter on candidate rows (aliased <c>o</c>).</summary>
+    protected abstract string ClaimDueSql(string table, string key, string orderBy, string columns, string filter);
+
     /// <summary>Serialises migrations between processes that start at once; disposing releases it.</summary>
     public abstract Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,
         CancellationToken cancellationToken);

@@ -1,23 +1,143 @@
+using System.Data.Common;
+
 namespace Blnk.Storage;
+
+/// <summary>
+/// The outcome of one delivery attempt, as the dispatcher records it. <c>NextAttemptAt</c> is when to try
+/// again; null when the delivery succeeded or is given up.
+/// </summary>
+public sealed record DeliveryAttempt(long Seq, int Attempt, DateTime AttemptedAt, int? StatusCode, string? Error,
+    int DurationMs, bool Delivered, bool GiveUp, DateTime? NextAttemptAt);
+
+/// <summary>A recorded attempt, read back (tests, operators).</summary>
+public sealed record DeliveryAttemptRecord(long Seq, string Event, string Target, int Attempt, DateTime AttemptedAt,
+    int? StatusCode, string? Error);
 
 public partial interface ILedgerStore
 {
-    /// <summary>Records a webhook event for delivery (<c>webhook_outbox</c>); the payload is JSON text.</summary>
-    Task AppendWebhookEventAsync(string eventName, string payloadJson, DateTime now,
+    /// <summary>Records events for delivery in their own database transaction (work that has no other write).</summary>
+    Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Leases up to <paramref name="max"/> due deliveries, oldest first, skipping any whose target and entity
+    /// have an earlier delivery still pending (so one entity's events arrive in order).
+    /// </summary>
+    Task<IReadOnlyList<OutboxDelivery>> ClaimDeliveriesAsync(int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken);
+
+    /// <summary>Stores attempts and moves each delivery on: delivered, scheduled again, or given up.</summary>
+    Task RecordDeliveryAttemptsAsync(IReadOnlyList<DeliveryAttempt> attempts, CancellationToken cancellationToken);
+
+    /// <summary>Every recorded attempt, oldest first (at most <paramref name="limit"/>).</summary>
+    Task<IReadOnlyList<DeliveryAttemptRecord>> ListDeliveryAttemptsAsync(int limit, CancellationToken cancellationToken);
 }
 
 public partial class SqlLedgerStore
 {
-    public async Task AppendWebhookEventAsync(string eventName, string payloadJson, DateTime now,
+    internal const string InsertOutboxSql = "INSERT INTO webhook_outbox (event, payload, created_at, target, url, " +
+        "hook_id, entity_key, available_at, lease_until) VALUES (@event, @payload, @now, @target, @url, @hook, @key, " +
+        "@now, @now)";
+
+    private const string OutboxColumns = "seq, event, payload, target, url, hook_id, attempts, created_at";
+
+    public async Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
         CancellationToken cancellationToken)
     {
-        await using var connection = await SqlDialect.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "INSERT INTO webhook_outbox (event, payload, created_at) VALUES (@event, @payload, @now)";
-        SqlDialect.Add(command, "event", eventName);
-        SqlDialect.AddJson(command, "payload", payloadJson);
-        SqlDialect.AddTime(command, "now", now);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        if (events.Count == 0)
+        {
+            return;
+        }
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
+        await WriteOutboxAsync(connection, dbTransaction, events, now, cancellationToken);
+        await dbTransaction.CommitAsync(cancellationToken);
     }
+
+    internal Task WriteOutboxAsync(DbConnection connection, DbTransaction dbTransaction,
+        IReadOnlyList<OutboxEvent> events, DateTime now, CancellationToken cancellationToken) =>
+        SqlDialect.ExecuteManyAsync(connection, dbTransaction, InsertOutboxSql, events, (command, outboxEvent) =>
+        {
+            SqlDialect.Add(command, "event", outboxEvent.Event);
+            dialect.AddJson(command, "payload", outboxEvent.PayloadJson);
+            dialect.AddTime(command, "now", now);
+            SqlDialect.Add(command, "target", outboxEvent.Target);
+            SqlDialect.Add(command, "url", outboxEvent.Url);
+            SqlDialect.Add(command, "hook", outboxEvent.HookId);
+            SqlDialect.Add(command, "key", outboxEvent.EntityKey);
+        }, cancellationToken);
+
+    public async Task<IReadOnlyList<OutboxDelivery>> ClaimDeliveriesAsync(int max, DateTime now, DateTime leaseUntil,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
+        await using var claim = connection.CreateCommand();
+        claim.Transaction = dbTransaction;
+        claim.CommandText = dialect.ClaimOrderedSql("webhook_outbox", "seq",
+            "delivered_at IS NULL AND dead_at IS NULL",
+            "p.target = o.target AND p.entity_key = o.entity_key AND p.delivered_at IS NULL AND p.dead_at IS NULL",
+            OutboxColumns);
+        dialect.AddTime(claim, "now", now);
+        dialect.AddTime(claim, "lease", leaseUntil);
+        SqlDialect.Add(claim, "max", max);
+        var deliveries = new List<OutboxDelivery>();
+        await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                deliveries.Add(new OutboxDelivery(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
+                    reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+                    reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6), dialect.ReadTime(reader, 7)!.Value));
+            }
+        }
+        await dbTransaction.CommitAsync(cancellationToken);
+        return [.. deliveries.OrderBy(delivery => delivery.Seq)];
+    }
+
+    public async Task RecordDeliveryAttemptsAsync(IReadOnlyList<DeliveryAttempt> attempts,
+        CancellationToken cancellationToken)
+    {
+        if (attempts.Count == 0)
+        {
+            return;
+        }
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
+        await SqlDialect.ExecuteManyAsync(connection, dbTransaction,
+            "INSERT INTO webhook_attempts (seq, attempt, attempted_at, status_code, error, duration_ms) " +
+            "VALUES (@seq, @attempt, @at, @status, @error, @duration)", attempts, (command, attempt) =>
+            {
+                SqlDialect.Add(command, "seq", attempt.Seq);
+                SqlDialect.Add(command, "attempt", attempt.Attempt);
+                dialect.AddTime(command, "at", attempt.AttemptedAt);
+                SqlDialect.Add(command, "status", attempt.StatusCode);
+                SqlDialect.Add(command, "error", attempt.Error);
+                SqlDialect.Add(command, "duration", attempt.DurationMs);
+            }, cancellationToken);
+        await SqlDialect.ExecuteManyAsync(connection, dbTransaction,
+            "UPDATE webhook_outbox SET attempts = @attempt, last_error = @error, " +
+            "delivered_at = CASE WHEN @delivered = 1 THEN @at ELSE NULL END, " +
+            "dead_at = CASE WHEN @dead = 1 THEN @at ELSE NULL END, " +
+            "available_at = COALESCE(@next, available_at), lease_until = COALESCE(@next, @at) WHERE seq = @seq",
+            attempts, (command, attempt) =>
+            {
+                SqlDialect.Add(command, "seq", attempt.Seq);
+                SqlDialect.Add(command, "attempt", attempt.Attempt);
+                SqlDialect.Add(command, "error", attempt.Error);
+                SqlDialect.Add(command, "delivered", attempt.Delivered ? 1 : 0);
+                SqlDialect.Add(command, "dead", attempt.GiveUp ? 1 : 0);
+                dialect.AddTime(command, "at", attempt.AttemptedAt);
+                dialect.AddTime(command, "next", attempt.NextAttemptAt);
+            }, cancellationToken);
+        await dbTransaction.CommitAsync(cancellationToken);
+    }
+
+    public Task<IReadOnlyList<DeliveryAttemptRecord>> ListDeliveryAttemptsAsync(int limit,
+        CancellationToken cancellationToken) =>
+        QueryAsync("SELECT a.seq, o.event, o.target, a.attempt, a.attempted_at, a.status_code, a.error " +
+            "FROM webhook_attempts a JOIN webhook_outbox o ON o.seq = a.seq ORDER BY a.id LIMIT @limit",
+            command => SqlDialect.Add(command, "limit", limit),
+            reader => new DeliveryAttemptRecord(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
+                reader.GetInt32(3), dialect.ReadTime(reader, 4)!.Value, reader.IsDBNull(5) ? null : reader.GetInt32(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6)), cancellationToken);
 }

@@ -54,17 +54,17 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         }
     }
 
-    public async Task InsertLedgerAsync(Ledger ledger, CancellationToken cancellationToken)
+    public Task InsertLedgerAsync(Ledger ledger, CancellationToken cancellationToken,
+        IReadOnlyList<OutboxEvent>? events = null) =>
+        WriteWithEventsAsync(async command =>
     {
-        await using var connection = await dialect.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
         command.CommandText = $"INSERT INTO ledgers ({LedgerColumns}) VALUES (@id, @name, @created, @meta)";
         SqlDialect.Add(command, "id", ledger.LedgerId);
         SqlDialect.Add(command, "name", ledger.Name);
         dialect.AddTime(command, "created", ledger.CreatedAt);
         dialect.AddJson(command, "meta", ledger.MetaDataJson);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }, events, cancellationToken);
 
     public async Task<Ledger?> GetLedgerAsync(string ledgerId, CancellationToken cancellationToken)
     {
@@ -77,20 +77,61 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         QueryAsync($"SELECT {LedgerColumns} FROM ledgers ORDER BY created_at DESC, ledger_id LIMIT @limit OFFSET @offset",
             command => AddPage(command, limit, offset), ReadLedger, cancellationToken);
 
-    public async Task<bool> RenameLedgerAsync(string ledgerId, string name, CancellationToken cancellationToken)
+    public async Task<bool> RenameLedgerAsync(string ledgerId, string name, CancellationToken cancellationToken,
+        IReadOnlyList<OutboxEvent>? events = null) =>
+        await WriteWithEventsAsync(async command =>
+        {
+            command.CommandText = "UPDATE ledgers SET name = @name WHERE ledger_id = @id";
+            SqlDialect.Add(command, "id", ledgerId);
+            SqlDialect.Add(command, "name", name);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }, events, cancellationToken) == 1;
+
+    /// <summary>
+    /// Runs one write and records <paramref name="events"/> with it in one database transaction; events are
+    /// only recorded when the write changed a row. Returns the number of rows the write changed.
+    /// </summary>
+    internal async Task<int> WriteWithEventsAsync(Func<DbCommand, Task<int>> write,
+        IReadOnlyList<OutboxEvent>? events, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE ledgers SET name = @name WHERE ledger_id = @id";
-        SqlDialect.Add(command, "id", ledgerId);
-        SqlDialect.Add(command, "name", name);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
+        int changed;
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = dbTransaction;
+            changed = await write(command);
+        }
+        if (changed > 0 && events is { Count: > 0 })
+        {
+            await WriteOutboxAsync(connection, dbTransaction, events, DateTime.UtcNow, cancellationToken);
+        }
+        await dbTransaction.CommitAsync(cancellationToken);
+        return changed;
     }
 
-    public async Task<BalanceInsertOutcome> InsertBalanceAsync(Balance balance, CancellationToken cancellationToken)
+    public async Task<BalanceInsertOutcome> InsertBalanceAsync(Balance balance, CancellationToken cancellationToken,
+        IReadOnlyList<OutboxEvent>? events = null)
     {
-        await using var connection = await dialect.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
+        try
+        {
+            await WriteWithEventsAsync(command => InsertBalanceRowAsync(command, balance, cancellationToken), events,
+                cancellationToken);
+            return BalanceInsertOutcome.Inserted;
+        }
+        catch (DbException exception) when (dialect.IsUniqueViolation(exception, out var constraint)
+            && constraint.Contains("indicator", StringComparison.Ordinal))
+        {
+            return BalanceInsertOutcome.DuplicateIndicator;
+        }
+        catch (DbException exception) when (dialect.IsForeignKeyViolation(exception))
+        {
+            return BalanceInsertOutcome.UnknownLedgerOrIdentity;
+        }
+    }
+
+    private Task<int> InsertBalanceRowAsync(DbCommand command, Balance balance, CancellationToken cancellationToken)
+    {
         command.CommandText = "INSERT INTO balances (balance_id, ledger_id, currency, indicator, identity_id, " +
             "created_at, meta_data, track_fund_lineage, allocation_strategy, version) " +
             "VALUES (@id, @ledger, @currency, @indicator, @identity, @created, @meta, @lineage, @strategy, @version)";
@@ -104,20 +145,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         SqlDialect.Add(command, "lineage", balance.TrackFundLineage);
         SqlDialect.Add(command, "strategy", balance.AllocationStrategy);
         SqlDialect.Add(command, "version", balance.Version);
-        try
-        {
-            await command.ExecuteNonQueryAsync(cancellationToken);
-            return BalanceInsertOutcome.Inserted;
-        }
-        catch (DbException exception) when (dialect.IsUniqueViolation(exception, out var constraint)
-            && constraint.Contains("indicator", StringComparison.Ordinal))
-        {
-            return BalanceInsertOutcome.DuplicateIndicator;
-        }
-        catch (DbException exception) when (dialect.IsForeignKeyViolation(exception))
-        {
-            return BalanceInsertOutcome.UnknownLedgerOrIdentity;
-        }
+        return command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<Balance?> GetBalanceAsync(string balanceId, CancellationToken cancellationToken)
@@ -422,6 +450,15 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
     {
         SqlDialect.Add(command, "limit", limit);
         SqlDialect.Add(command, "offset", offset);
+    }
+
+    private async Task<int> ExecuteAsync(string sql, Action<DbCommand> bind, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        bind(command);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, Action<DbCommand> bind, Func<DbDataReader, T> read,

@@ -20,6 +20,10 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         "precise_amount, origin, available_at, lease_until) VALUES (@id, @transaction, @action, @amount, @origin, " +
         "@available, @available)";
 
+    private const string InsertLineageWorkSql = "INSERT INTO lineage_outbox (transaction_id, lineage_type, " +
+        "source_balance_id, destination_balance_id, provider, available_at, lease_until, created_at) " +
+        "VALUES (@id, @type, @source, @destination, @provider, @now, @now, @now)";
+
     private readonly SqlDialect _dialect = store.SqlDialect;
 
     public async Task<Dictionary<string, Balance>> LockBalancesAsync(IReadOnlyCollection<string> balanceIds,
@@ -157,6 +161,23 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             : SqlDialect.ExecuteManyAsync(connection, dbTransaction, UpdateBalanceSql, balances, BindBalance,
                 cancellationToken);
     }
+
+    public Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
+        CancellationToken cancellationToken) =>
+        events.Count == 0 ? Task.CompletedTask : store.WriteOutboxAsync(connection, dbTransaction, events, now,
+            cancellationToken);
+
+    public Task AppendLineageWorkAsync(IReadOnlyList<LineageWork> work, DateTime now,
+        CancellationToken cancellationToken) =>
+        SqlDialect.ExecuteManyAsync(connection, dbTransaction, InsertLineageWorkSql, work, (command, item) =>
+        {
+            SqlDialect.Add(command, "id", item.TransactionId);
+            SqlDialect.Add(command, "type", item.Type);
+            SqlDialect.Add(command, "source", item.SourceBalanceId);
+            SqlDialect.Add(command, "destination", item.DestinationBalanceId);
+            SqlDialect.Add(command, "provider", item.Provider);
+            _dialect.AddTime(command, "now", now);
+        }, cancellationToken);
 
     public Task CommitAsync(CancellationToken cancellationToken) => dbTransaction.CommitAsync(cancellationToken);
 

@@ -143,7 +143,7 @@ public sealed class LifecycleConformanceTests
         var (store, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
         await using var _ = store;
 
-        await store.AppendWebhookEventAsync("bulk_transaction.applied", """{"batch_id": "bulk_1"}""", Now(), Ct);
+        await store.AppendOutboxAsync([new OutboxEvent("bulk_transaction.applied", """{"batch_id": "bulk_1"}""", "bulk_1")], Now(), Ct);
 
         await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
         await using var command = connection.CreateCommand();

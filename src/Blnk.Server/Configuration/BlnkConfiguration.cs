@@ -32,6 +32,7 @@ public sealed record BlnkConfiguration
     public int WriterBatchSize { get; init; } = DefaultWriterBatchSize;
     public int WriterQueueSize { get; init; } = DefaultWriterQueueSize;
     public IReadOnlyList<string> IgnoredKeys { get; init; } = [];
+    public WebhookSettings Webhook { get; init; } = new();
 
     private static readonly (string Key, string Env)[] IgnoredSettings =
     [
@@ -70,10 +71,57 @@ public sealed record BlnkConfiguration
             WriterQueueSize = ParseInt("transaction.max_queue_size",
                 Value("transaction.max_queue_size", "BLNK_TRANSACTION_MAX_QUEUE_SIZE"), 1, 1_000_000)
                 ?? DefaultWriterQueueSize,
+            Webhook = LoadWebhook(file, Value),
             IgnoredKeys = [.. IgnoredSettings.Where(setting => Value(setting.Key, setting.Env) is not null)
                 .Select(setting => setting.Key)],
         };
     }
+
+    private static WebhookSettings LoadWebhook(Dictionary<string, string> file, Func<string, string, string?> value)
+    {
+        const string prefix = "notification.webhook.";
+        var headers = file.Where(entry => entry.Key.StartsWith(prefix + "headers.", StringComparison.Ordinal))
+            .ToDictionary(entry => entry.Key[(prefix.Length + "headers.".Length)..], entry => entry.Value,
+                StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, headerValue) in ParseHeaderList(value(prefix + "headers", "BLNK_WEBHOOK_HEADERS")))
+        {
+            headers[name] = headerValue;
+        }
+        var defaults = new WebhookSettings();
+        return new WebhookSettings
+        {
+            Url = value(prefix + "url", "BLNK_WEBHOOK_URL") is { Length: > 0 } url ? ParseUrl(prefix + "url", url) : null,
+            Headers = headers,
+            MaxAttempts = ParseInt(prefix + "max_attempts", value(prefix + "max_attempts", "BLNK_WEBHOOK_MAX_ATTEMPTS"),
+                1, 1000) ?? defaults.MaxAttempts,
+            RetryBase = Milliseconds(prefix + "retry_base_ms", "BLNK_WEBHOOK_RETRY_BASE_MS") ?? defaults.RetryBase,
+            RetryMax = Milliseconds(prefix + "retry_max_ms", "BLNK_WEBHOOK_RETRY_MAX_MS") ?? defaults.RetryMax,
+            Timeout = Milliseconds(prefix + "timeout_ms", "BLNK_WEBHOOK_TIMEOUT_MS") ?? defaults.Timeout,
+        };
+
+        TimeSpan? Milliseconds(string key, string env) =>
+            ParseInt(key, value(key, env), 1, 86_400_000) is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
+    }
+
+    /// <summary><c>BLNK_WEBHOOK_HEADERS</c> is <c>Name:value,Name2:value2</c> (envconfig's map format).</summary>
+    private static IEnumerable<(string Name, string Value)> ParseHeaderList(string? text)
+    {
+        foreach (var pair in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var colon = pair.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0)
+            {
+                throw new ConfigurationException(
+                    $"BLNK_WEBHOOK_HEADERS must be Name:value pairs separated by commas, got '{pair}'");
+            }
+            yield return (pair[..colon].Trim(), pair[(colon + 1)..].Trim());
+        }
+    }
+
+    private static Uri ParseUrl(string key, string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            ? uri
+            : throw new ConfigurationException($"{key} must be an absolute http(s) URL, got '{text}'");
 
     private static Dictionary<string, string> ReadFile(string path)
     {
@@ -153,4 +201,18 @@ public sealed record BlnkConfiguration
             ? address
             : throw new ConfigurationException($"server.host must be an IP address or 'localhost', got '{text}'");
     }
+}
+
+/// <summary>
+/// The global webhook (<c>notification.webhook.*</c>, §8.1) and how deliveries are retried: the delay
+/// doubles from <see cref="RetryBase"/> up to <see cref="RetryMax"/>, for at most <see cref="MaxAttempts"/> attempts.
+/// </summary>
+public sealed record WebhookSettings
+{
+    public Uri? Url { get; init; }
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+    public int MaxAttempts { get; init; } = 25;
+    public TimeSpan RetryBase { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan RetryMax { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 }

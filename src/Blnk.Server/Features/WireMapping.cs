@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Blnk.Core.Balances;
 using Blnk.Core.Identities;
 using Blnk.Core.Ledgers;
+using Blnk.Core.Monitors;
 using Blnk.Core.Money;
 using Blnk.Core.Transactions;
 using Blnk.Server.Json;
@@ -99,6 +100,24 @@ public static class WireMapping
             MetaData = metaData is { Count: > 0 } ? metaData : null,
         };
     }
+
+    public static MonitorResponse ToWire(this BalanceMonitor monitor) => new()
+    {
+        MonitorId = monitor.MonitorId,
+        BalanceId = monitor.BalanceId,
+        Description = string.IsNullOrEmpty(monitor.Description) ? null : monitor.Description,
+        CallBackUrl = string.IsNullOrEmpty(monitor.CallBackUrl) ? null : monitor.CallBackUrl,
+        Trigger = monitor.Trigger,
+        CreatedAt = monitor.CreatedAt,
+        Condition = new MonitorConditionWire
+        {
+            Field = monitor.Condition.Field,
+            Operator = monitor.Condition.Operator,
+            Value = monitor.Condition.Value,
+            Precision = monitor.Condition.Precision,
+            PreciseValue = monitor.Condition.PreciseValue,
+        },
+    };
 
     private static JsonObject? ParseObject(string? json) =>
         json is null ? null : JsonNode.Parse(json) as JsonObject;

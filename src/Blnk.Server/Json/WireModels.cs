@@ -217,6 +217,9 @@ public static class Wire
     /// <summary>Historical balances, snapshots, metadata and recovery, with the same options.</summary>
     public static HistoryWireJsonContext History { get; } = new(NewOptions());
 
+    /// <summary>Balance monitors, with the same options.</summary>
+    public static MonitorJsonContext Monitors { get; } = new(NewOptions());
+
     /// <summary>Options for one context instance (an options object belongs to a single context).</summary>
     public static JsonSerializerOptions NewOptions() => new()
     {

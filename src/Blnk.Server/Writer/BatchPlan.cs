@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Blnk.Core;
 using Blnk.Core.Balances;
+using Blnk.Core.Monitors;
 using Blnk.Core.Money;
 using Blnk.Core.Transactions;
 using Blnk.Storage;
@@ -19,12 +20,19 @@ public sealed class BatchPlan(
     HashSet<string> usedReferences,
     IReadOnlySet<string> takenQueueEntries,
     IReadOnlySet<string> takenInflightActions,
-    Func<string> newActionId)
+    Func<string> newActionId,
+    Func<string, IReadOnlyList<BalanceMonitor>> monitorsOf)
 {
     public List<TransactionRecord> Rows { get; } = [];
     public List<QueueEntry> QueueEntries { get; } = [];
     public List<InflightActionEntry> ScheduledActions { get; } = [];
     public Dictionary<string, Balance> TouchedBalances { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Lineage work for accepted rows on balances that track fund lineage (§7).</summary>
+    public List<LineageWork> LineageWork { get; } = [];
+
+    /// <summary>Monitors whose condition an accepted unit's change met (each time it did), in order.</summary>
+    public List<BalanceMonitor> FiredMonitors { get; } = [];
 
     internal IReadOnlyDictionary<string, Balance> Balances => balances;
     internal IReadOnlyDictionary<string, Hold> Holds => holds;
@@ -64,11 +72,28 @@ public sealed class BatchPlan(
         {
             return new UnitOutcome(outcomes, Changes: scratch.Involved(applied: true));
         }
+        CollectFiredMonitors(scratch);
         scratch.MergeInto(balances, holds, usedReferences, TouchedBalances);
         Rows.AddRange(scratch.Rows);
+        LineageWork.AddRange(scratch.LineageWork);
         QueueEntries.AddRange(scratch.QueueEntries);
         ScheduledActions.AddRange(scratch.ScheduledActions);
         return new UnitOutcome(outcomes);
+    }
+
+    /// <summary>Compares each balance the unit changed, before (the batch's state) and after the unit.</summary>
+    private void CollectFiredMonitors(UnitScratch scratch)
+    {
+        foreach (var after in scratch.ChangedBalances)
+        {
+            var monitors = monitorsOf(after.BalanceId);
+            if (monitors.Count == 0)
+            {
+                continue;
+            }
+            var before = balances[after.BalanceId].Amounts;
+            FiredMonitors.AddRange(monitors.Where(monitor => MonitorEvaluation.Fires(monitor, before, after.Amounts)));
+        }
     }
 
     /// <summary>
@@ -117,6 +142,9 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
     public List<TransactionRecord> Rows { get; } = [];
     public List<QueueEntry> QueueEntries { get; } = [];
     public List<InflightActionEntry> ScheduledActions { get; } = [];
+    public List<LineageWork> LineageWork { get; } = [];
+
+    public IEnumerable<Balance> ChangedBalances => _balances.Values;
 
     public OperationOutcome Run(LedgerOperation operation) => operation switch
     {
@@ -186,6 +214,7 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
         var applied = row with { Status = row.Inflight ? TransactionStatus.Inflight : TransactionStatus.Applied };
         Record(applied);
         ScheduleHoldDeadlines(applied);
+        CaptureLineage(applied, source, destination);
         return new OperationOutcome(applied, null);
     }
 
@@ -228,8 +257,46 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
             InflightCommitDate = null,
         };
         Record(outcome);
+        if (source.TrackFundLineage || destination.TrackFundLineage)
+        {
+            LineageWork.Add(new LineageWork(outcome.TransactionId,
+                resolve.Commit ? LineageType.ShadowCommit : LineageType.ShadowVoid,
+                source.TrackFundLineage ? source.BalanceId : null,
+                destination.TrackFundLineage ? destination.BalanceId : null, null));
+        }
         return new OperationOutcome(outcome, null);
     }
+
+    /// <summary>
+    /// §7 capture: a credit to a tracked balance carrying a provider tag, or any debit of a tracked balance,
+    /// is recorded for the lineage processor in the same database transaction.
+    /// </summary>
+    private void CaptureLineage(TransactionRecord row, Balance source, Balance destination)
+    {
+        if (!source.TrackFundLineage && !destination.TrackFundLineage)
+        {
+            return;
+        }
+        var provider = destination.TrackFundLineage ? LineageProviderOf(row) : null;
+        var credit = provider is not null;
+        var debit = source.TrackFundLineage;
+        if (!credit && !debit)
+        {
+            return;
+        }
+        var type = credit && debit ? LineageType.Both : credit ? LineageType.Credit : LineageType.Debit;
+        LineageWork.Add(new LineageWork(row.TransactionId, type, debit ? source.BalanceId : null,
+            destination.TrackFundLineage ? destination.BalanceId : null, provider));
+    }
+
+    private static string? LineageProviderOf(TransactionRecord row) =>
+        row.MetaDataJson is not null
+        && JsonNode.Parse(row.MetaDataJson) is JsonObject metaData
+        && metaData["BLNK_LINEAGE_PROVIDER"] is JsonValue value
+        && value.TryGetValue<string>(out var provider)
+        && !string.IsNullOrWhiteSpace(provider)
+            ? provider
+            : null;
 
     private Rejection? CheckRow(TransactionRecord row)
     {

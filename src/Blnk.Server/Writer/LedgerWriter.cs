@@ -1,6 +1,8 @@
 using System.Threading.Channels;
 using Blnk.Core;
 using Blnk.Core.Transactions;
+using Blnk.Server.Features.Monitors;
+using Blnk.Server.Features.Webhooks;
 using Blnk.Storage;
 
 namespace Blnk.Server.Writer;
@@ -18,7 +20,8 @@ namespace Blnk.Server.Writer;
 /// reference is unique by index, and a conflicting batch is retried whole.
 /// </remarks>
 public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, WriterOptions options, IdGenerator ids,
-    ILogger<LedgerWriter> logger) : BackgroundService
+    MonitorRegistry monitors, EventOutbox eventOutbox, TimeProvider clock, ILogger<LedgerWriter> logger)
+    : BackgroundService
 {
     private const int ConflictAttemptsMax = 5;
 
@@ -120,18 +123,33 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         var takenActions = await dbBatch.TakeInflightActionsAsync(
             [.. batch.Select(unit => unit.InflightActionId).OfType<string>()], cancellationToken);
         var plan = new BatchPlan(balances, holds, references, takenEntries, takenActions,
-            () => ids.New(IdGenerator.ActionPrefix));
+            () => ids.New(IdGenerator.ActionPrefix), monitors.ForBalance);
         var outcomes = batch.Select(plan.Decide).ToArray();
+        var now = Clock.Now(clock);
         await dbBatch.InsertTransactionsAsync(plan.Rows, cancellationToken);
         await dbBatch.EnqueueAsync(plan.QueueEntries, cancellationToken);
         await dbBatch.ScheduleInflightActionsAsync(plan.ScheduledActions, cancellationToken);
         await dbBatch.UpdateBalancesAsync(plan.TouchedBalances.Values, cancellationToken);
+        await dbBatch.AppendLineageWorkAsync(plan.LineageWork, now, cancellationToken);
+        await dbBatch.AppendOutboxAsync(Events(plan), now, cancellationToken);
         await dbBatch.CommitAsync(cancellationToken);
         if (plan.QueueEntries.Count > 0 || plan.ScheduledActions.Count > 0)
         {
             queueSignal.Notify();
         }
         return outcomes;
+    }
+
+    /// <summary>The webhook, callback and hook deliveries the batch's changes cause (none when nobody listens).</summary>
+    private List<OutboxEvent> Events(BatchPlan plan)
+    {
+        var events = new List<OutboxEvent>();
+        if (eventOutbox.WantsTransactions)
+        {
+            plan.Rows.ForEach(row => eventOutbox.AddTransaction(events, row));
+        }
+        plan.FiredMonitors.ForEach(monitor => eventOutbox.AddMonitor(events, monitor));
+        return events;
     }
 
     private void FailWaiting()

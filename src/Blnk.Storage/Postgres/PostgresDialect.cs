@@ -56,9 +56,12 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
     public override string LockRowsClause => "FOR UPDATE";
 
     public override string ClaimDueSql(string table, string key, string orderBy, string columns) =>
-        $"UPDATE {table} q SET lease_until = @lease FROM (SELECT {key} FROM {table} WHERE available_at <= @now " +
-        $"AND lease_until <= @now ORDER BY {orderBy} LIMIT @max FOR UPDATE SKIP LOCKED) c WHERE q.{key} = c.{key} " +
-        "RETURNING " + string.Join(", ", columns.Split(", ").Select(column => "q." + column));
+        ClaimDueSql(table, key, orderBy, columns, "TRUE");
+
+    protected override string ClaimDueSql(string table, string key, string orderBy, string columns, string filter) =>
+        $"UPDATE {table} q SET lease_until = @lease FROM (SELECT o.{key} FROM {table} o WHERE o.available_at <= @now " +
+        $"AND o.lease_until <= @now AND {filter} ORDER BY {orderBy} LIMIT @max FOR UPDATE SKIP LOCKED) c " +
+        $"WHERE q.{key} = c.{key} RETURNING " + string.Join(", ", columns.Split(", ").Select(column => "q." + column));
 
     public override async Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,
         CancellationToken cancellationToken)

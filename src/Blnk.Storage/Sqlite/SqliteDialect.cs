@@ -96,8 +96,12 @@ public sealed class SqliteDialect : SqlDialect
     public override string LockRowsClause => "";
 
     public override string ClaimDueSql(string table, string key, string orderBy, string columns) =>
-        $"UPDATE {table} SET lease_until = @lease WHERE {key} IN (SELECT {key} FROM {table} " +
-        $"WHERE available_at <= @now AND lease_until <= @now ORDER BY {orderBy} LIMIT @max) RETURNING {columns}";
+        ClaimDueSql(table, key, orderBy, columns, "1 = 1");
+
+    protected override string ClaimDueSql(string table, string key, string orderBy, string columns, string filter) =>
+        $"UPDATE {table} SET lease_until = @lease WHERE {key} IN (SELECT o.{key} FROM {table} o " +
+        $"WHERE o.available_at <= @now AND o.lease_until <= @now AND {filter} ORDER BY {orderBy} LIMIT @max) " +
+        $"RETURNING {columns}";
 
     /// <summary>Each migration script runs under BEGIN IMMEDIATE, which already excludes other writers.</summary>
     public override Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,

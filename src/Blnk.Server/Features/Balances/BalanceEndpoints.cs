@@ -1,9 +1,11 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Blnk.Core;
 using Blnk.Core.Balances;
 using Blnk.Core.Ledgers;
 using Blnk.Server.Errors;
 using Blnk.Server.Http;
+using Blnk.Server.Features.Webhooks;
 using Blnk.Server.Json;
 using Blnk.Storage;
 
@@ -24,7 +26,7 @@ public static partial class BalanceEndpoints
     }
 
     private static async Task<IResult> CreateAsync(HttpContext context, ILedgerStore store, IdGenerator ids,
-        TimeProvider clock)
+        TimeProvider clock, EventOutbox eventOutbox)
     {
         var (request, error) = await RequestBody.ReadAsync(context, Wire.Context.BalanceRequest);
         if (error is not null)
@@ -51,7 +53,9 @@ public static partial class BalanceEndpoints
             TrackFundLineage = request.TrackFundLineage,
             AllocationStrategy = strategy,
         };
-        return await store.InsertBalanceAsync(balance, context.RequestAborted) switch
+        var created = eventOutbox.For("balance.created",
+            JsonSerializer.Serialize(balance.ToWire(), Wire.Context.BalanceResponse), balance.BalanceId);
+        return await store.InsertBalanceAsync(balance, context.RequestAborted, created) switch
         {
             BalanceInsertOutcome.Inserted =>
                 TypedResults.Json(balance.ToWire(), Wire.Context.BalanceResponse, statusCode: 201),

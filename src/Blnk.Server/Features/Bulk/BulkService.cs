@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Blnk.Core.Money;
 using Blnk.Server.Errors;
 using Blnk.Server.Features.Transactions;
+using Blnk.Server.Features.Webhooks;
 using Blnk.Server.Json;
 using Blnk.Server.Writer;
 using Blnk.Storage;
@@ -19,7 +20,7 @@ public sealed record BulkResult(BulkResponse? Response, ApiError? Error, BulkDry
 /// database transaction (decision 5), otherwise it stops at the first refusal and keeps what came before.
 /// </summary>
 public sealed class BulkService(TransactionService transactions, LedgerWriter writer, ILedgerStore store,
-    IdGenerator ids, TimeProvider clock, ILogger<BulkService> logger)
+    IdGenerator ids, TimeProvider clock, EventOutbox eventOutbox, ILogger<BulkService> logger)
 {
     public const int ItemsMax = 10_000;
 
@@ -100,8 +101,8 @@ public sealed class BulkService(TransactionService transactions, LedgerWriter wr
             {
                 payload["transaction_count"] = items.Count;
             }
-            await store.AppendWebhookEventAsync($"bulk_transaction.{status}", payload.ToJsonString(), Clock.Now(clock),
-                CancellationToken.None);
+            await store.AppendOutboxAsync(eventOutbox.For($"bulk_transaction.{status}", payload.ToJsonString(), batchId),
+                Clock.Now(clock), CancellationToken.None);
         }
         catch (Exception exception)
         {

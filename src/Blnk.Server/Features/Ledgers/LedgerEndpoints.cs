@@ -1,6 +1,8 @@
+using System.Text.Json;
 using Blnk.Core.Ledgers;
 using Blnk.Server.Errors;
 using Blnk.Server.Http;
+using Blnk.Server.Features.Webhooks;
 using Blnk.Server.Json;
 using Blnk.Storage;
 
@@ -18,7 +20,7 @@ public static class LedgerEndpoints
     }
 
     private static async Task<IResult> CreateAsync(HttpContext context, ILedgerStore store, IdGenerator ids,
-        TimeProvider clock)
+        TimeProvider clock, EventOutbox eventOutbox)
     {
         var (request, error) = await RequestBody.ReadAsync(context, Wire.Context.LedgerRequest);
         error ??= ValidateName(request?.Name);
@@ -28,7 +30,7 @@ public static class LedgerEndpoints
         }
         var ledger = new Ledger(ids.New(IdGenerator.LedgerPrefix), request!.Name!, Clock.Now(clock),
             request.MetaData?.ToJsonString());
-        await store.InsertLedgerAsync(ledger, context.RequestAborted);
+        await store.InsertLedgerAsync(ledger, context.RequestAborted, Created(eventOutbox, ledger));
         return TypedResults.Json(ledger.ToWire(), Wire.Context.LedgerResponse, statusCode: 201);
     }
 
@@ -53,7 +55,8 @@ public static class LedgerEndpoints
             Wire.Context.ListLedgerResponse);
     }
 
-    private static async Task<IResult> RenameAsync(string id, HttpContext context, ILedgerStore store)
+    private static async Task<IResult> RenameAsync(string id, HttpContext context, ILedgerStore store,
+        EventOutbox eventOutbox)
     {
         var (request, error) = await RequestBody.ReadAsync(context, Wire.Context.LedgerRequest);
         error ??= ValidateName(request?.Name);
@@ -61,13 +64,20 @@ public static class LedgerEndpoints
         {
             return new ErrorResult(error with { PluralLegacyKey = true });
         }
-        if (!await store.RenameLedgerAsync(id, request!.Name!, context.RequestAborted))
+        var existing = await store.GetLedgerAsync(id, context.RequestAborted);
+        var renamed = existing is null ? null : existing with { Name = request!.Name! };
+        // Blnk reports a rename as ledger.created with the renamed ledger.
+        if (renamed is null
+            || !await store.RenameLedgerAsync(id, renamed.Name, context.RequestAborted, Created(eventOutbox, renamed)))
         {
             return NotFound();
         }
-        var ledger = await store.GetLedgerAsync(id, context.RequestAborted);
-        return TypedResults.Json(ledger!.ToWire(), Wire.Context.LedgerResponse);
+        return TypedResults.Json(renamed.ToWire(), Wire.Context.LedgerResponse);
     }
+
+    private static IReadOnlyList<OutboxEvent> Created(EventOutbox eventOutbox, Ledger ledger) =>
+        eventOutbox.For("ledger.created", JsonSerializer.Serialize(ledger.ToWire(), Wire.Context.LedgerResponse),
+            ledger.LedgerId);
 
     private static ApiError? ValidateName(string? name) => string.IsNullOrWhiteSpace(name)
         ? new ApiError(ErrorCodes.ValidationError, "name: cannot be blank.")

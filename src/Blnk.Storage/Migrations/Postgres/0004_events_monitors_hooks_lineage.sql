@@ -1,0 +1,93 @@
+-- Issue 5: webhook delivery state, balance monitors, transaction hooks and fund lineage.
+
+-- Each outbox row is one delivery to one target: the global webhook ('webhook', url resolved from the
+-- configuration at delivery time), a monitor's call_back_url ('callback') or a transaction hook ('hook').
+-- Rows with the same entity_key are delivered in seq order; a row is done when delivered_at or dead_at is set.
+DELETE FROM webhook_outbox;
+ALTER TABLE webhook_outbox
+    ADD COLUMN target          TEXT NOT NULL DEFAULT 'webhook' CHECK (target IN ('webhook', 'callback', 'hook')),
+    ADD COLUMN url             TEXT,
+    ADD COLUMN hook_id         TEXT,
+    ADD COLUMN entity_key      TEXT NOT NULL DEFAULT '',
+    ADD COLUMN attempts        INTEGER NOT NULL DEFAULT 0,
+    ADD COLUMN available_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    ADD COLUMN lease_until     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    ADD COLUMN delivered_at    TIMESTAMPTZ,
+    ADD COLUMN dead_at         TIMESTAMPTZ,
+    ADD COLUMN last_error      TEXT;
+CREATE INDEX webhook_outbox_pending_idx ON webhook_outbox (available_at, seq)
+    WHERE delivered_at IS NULL AND dead_at IS NULL;
+CREATE INDEX webhook_outbox_entity_idx ON webhook_outbox (target, entity_key, seq)
+    WHERE delivered_at IS NULL AND dead_at IS NULL;
+
+-- Every delivery attempt, successful or not.
+CREATE TABLE webhook_attempts (
+    id           BIGSERIAL PRIMARY KEY,
+    seq          BIGINT NOT NULL REFERENCES webhook_outbox (seq),
+    attempt      INTEGER NOT NULL,
+    attempted_at TIMESTAMPTZ NOT NULL,
+    status_code  INTEGER,
+    error        TEXT,
+    duration_ms  INTEGER NOT NULL
+);
+CREATE INDEX webhook_attempts_seq_idx ON webhook_attempts (seq);
+
+CREATE TABLE balance_monitors (
+    monitor_id    TEXT PRIMARY KEY,
+    balance_id    TEXT NOT NULL REFERENCES balances (balance_id),
+    field         TEXT NOT NULL CHECK (field IN ('debit_balance', 'credit_balance', 'balance',
+                      'inflight_debit_balance', 'inflight_credit_balance', 'inflight_balance')),
+    operator      TEXT NOT NULL CHECK (operator IN ('>', '<', '>=', '<=', '=', '!=')),
+    value         DOUBLE PRECISION NOT NULL,
+    precision     DOUBLE PRECISION NOT NULL,
+    precise_value NUMERIC NOT NULL,
+    description   TEXT NOT NULL DEFAULT '',
+    call_back_url TEXT NOT NULL DEFAULT '',
+    trigger       TEXT NOT NULL DEFAULT 'level' CHECK (trigger IN ('level', 'edge')),
+    created_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX balance_monitors_balance_idx ON balance_monitors (balance_id);
+
+CREATE TABLE hooks (
+    hook_id      TEXT PRIMARY KEY,
+    name         TEXT NOT NULL DEFAULT '',
+    url          TEXT NOT NULL,
+    type         TEXT NOT NULL CHECK (type IN ('PRE_TRANSACTION', 'POST_TRANSACTION')),
+    active       BOOLEAN NOT NULL,
+    timeout      INTEGER NOT NULL,
+    retry_count  INTEGER NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL,
+    last_run     TIMESTAMPTZ,
+    last_success BOOLEAN NOT NULL DEFAULT FALSE
+);
+
+-- A tracked balance's provider funds: shadow balance per (balance, provider), aggregate per identity+currency.
+CREATE TABLE lineage_mappings (
+    balance_id           TEXT NOT NULL REFERENCES balances (balance_id),
+    provider             TEXT NOT NULL,
+    shadow_balance_id    TEXT NOT NULL REFERENCES balances (balance_id),
+    aggregate_balance_id TEXT NOT NULL REFERENCES balances (balance_id),
+    identity_id          TEXT NOT NULL REFERENCES identities (identity_id),
+    created_at           TIMESTAMPTZ NOT NULL,
+    seq                  BIGSERIAL,
+    PRIMARY KEY (balance_id, provider)
+);
+
+-- Lineage work recorded with the transfer that causes it; processed in seq order per tracked balance.
+CREATE TABLE lineage_outbox (
+    seq                    BIGSERIAL PRIMARY KEY,
+    transaction_id         TEXT NOT NULL UNIQUE REFERENCES transactions (transaction_id),
+    lineage_type           TEXT NOT NULL CHECK (lineage_type IN ('credit', 'debit', 'both', 'shadow_commit', 'shadow_void')),
+    source_balance_id      TEXT,
+    destination_balance_id TEXT,
+    provider               TEXT,
+    attempts               INTEGER NOT NULL DEFAULT 0,
+    available_at           TIMESTAMPTZ NOT NULL,
+    lease_until            TIMESTAMPTZ NOT NULL,
+    processed_at           TIMESTAMPTZ,
+    last_error             TEXT,
+    created_at             TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX lineage_outbox_pending_idx ON lineage_outbox (seq) WHERE processed_at IS NULL;
+CREATE INDEX lineage_outbox_source_idx ON lineage_outbox (source_balance_id, seq) WHERE processed_at IS NULL;
+CREATE INDEX lineage_outbox_destination_idx ON lineage_outbox (destination_balance_id, seq) WHERE processed_at IS NULL;
