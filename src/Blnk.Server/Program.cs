@@ -66,6 +66,7 @@ builder.Services.AddHostedService(services => services.GetRequiredService<Monito
 builder.Services.AddSingleton<HookRegistry>();
 builder.Services.AddHostedService(services => services.GetRequiredService<HookRegistry>());
 builder.Services.AddSingleton<EventOutbox>();
+builder.Services.AddHostedService<WebhookDispatcher>();
 builder.Services.AddSingleton<LedgerWriter>();
 builder.Services.AddHostedService(services => services.GetRequiredService<LedgerWriter>());
 builder.Services.AddHostedService<QueueProcessor>();

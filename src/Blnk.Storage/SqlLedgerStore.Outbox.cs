@@ -58,7 +58,7 @@ public partial class SqlLedgerStore
         SqlDialect.ExecuteManyAsync(connection, dbTransaction, InsertOutboxSql, events, (command, outboxEvent) =>
         {
             SqlDialect.Add(command, "event", outboxEvent.Event);
-            dialect.AddJson(command, "payload", outboxEvent.PayloadJson);
+            SqlDialect.Add(command, "payload", outboxEvent.PayloadJson);
             dialect.AddTime(command, "now", now);
             SqlDialect.Add(command, "target", outboxEvent.Target);
             SqlDialect.Add(command, "url", outboxEvent.Url);

@@ -21,3 +21,14 @@ public sealed record Hook
     public DateTime? LastRun { get; init; }
     public bool LastSuccess { get; init; }
 }
+
+/// <summary>§4.9 defaults and limits for a hook's timeout (seconds) and retries.</summary>
+public static class HookDefaults
+{
+    public const int TimeoutSeconds = 30;
+    public const int RetryCount = 3;
+    public const int RetryCountMax = 10;
+
+    /// <summary>Our cap on a hook's timeout, so one slow hook cannot hold a delivery lease for long.</summary>
+    public const int TimeoutMaxSeconds = 300;
+}

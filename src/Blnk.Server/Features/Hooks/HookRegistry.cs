@@ -3,10 +3,11 @@ using Blnk.Storage;
 
 namespace Blnk.Server.Features.Hooks;
 
-/// <summary>The active transaction hooks, for the writer to record hook calls with each applied transaction.</summary>
+/// <summary>The registered transaction hooks, for the writer (which calls to record) and the dispatcher.</summary>
 public sealed class HookRegistry(ILedgerStore store, ILogger<HookRegistry> logger) : ReloadingRegistry(logger)
 {
     private volatile IReadOnlyList<Hook> _active = [];
+    private volatile Dictionary<string, Hook> _byId = new(StringComparer.Ordinal);
 
     /// <summary>Active hooks of the given type, oldest first.</summary>
     public IEnumerable<Hook> Active(string type) => _active.Where(hook => hook.Type == type);
@@ -14,9 +15,13 @@ public sealed class HookRegistry(ILedgerStore store, ILogger<HookRegistry> logge
     /// <summary>True when any hook is active: the writer's cheap check before building hook calls.</summary>
     public bool Any => _active.Count > 0;
 
+    /// <summary>A hook by id, active or not; null when it was deleted.</summary>
+    public Hook? Find(string hookId) => _byId.GetValueOrDefault(hookId);
+
     public override async Task RefreshAsync(CancellationToken cancellationToken)
     {
         var hooks = await store.ListHooksAsync(null, cancellationToken);
+        _byId = hooks.ToDictionary(hook => hook.HookId, StringComparer.Ordinal);
         _active = [.. hooks.Where(hook => hook.Active)];
     }
 }

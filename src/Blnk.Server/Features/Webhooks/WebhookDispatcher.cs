@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Blnk.Core.Delivery;
+using Blnk.Core.Hooks;
+using Blnk.Server.Configuration;
+using Blnk.Server.Features.Hooks;
+using Blnk.Server.Json;
+using Blnk.Storage;
+
+namespace Blnk.Server.Features.Webhooks;
+
+/// <summary>
+/// Delivers the outbox: leases due deliveries (several processes may share the work), posts each to its
+/// target, and records every attempt. A failed delivery is retried with capped exponential backoff until its
+/// attempts run out; later events of the same entity wait for it, so they arrive in order. Runs beside the
+/// writer on its own connections: a slow or absent receiver never slows transfers.
+/// </summary>
+public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration configuration, HookRegistry hooks,
+    TimeProvider clock, ILogger<WebhookDispatcher> logger) : BackgroundService
+{
+    private const int ClaimMax = 64;
+    private const int ConcurrentDeliveriesMax = 16;
+    private const int ErrorTextMax = 500;
+    private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(200);
+
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        AllowAutoRedirect = false,
+    }) { Timeout = Timeout.InfiniteTimeSpan };
+
+    private WebhookSettings Settings => configuration.Webhook;
+
+    /// <summary>A lease outlives the longest call (a hook may wait up to its own timeout).</summary>
+    private TimeSpan Lease => TimeSpan.FromSeconds(Math.Max(Settings.Timeout.TotalSeconds, HookDefaults.TimeoutMaxSeconds) + 60);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var claimed = await DeliverDueAsync(stoppingToken);
+                if (claimed == 0)
+                {
+                    await Task.Delay(IdlePoll, clock, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                logger.LogWarning(exception, "Webhook delivery round failed; retrying shortly");
+                await Task.Delay(IdlePoll, clock, stoppingToken);
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        _http.Dispose();
+        base.Dispose();
+    }
+
+    private async Task<int> DeliverDueAsync(CancellationToken cancellationToken)
+    {
+        var now = Clock.Now(clock);
+        var deliveries = await store.ClaimDeliveriesAsync(ClaimMax, now, now + Lease, cancellationToken);
+        if (deliveries.Count == 0)
+        {
+            return 0;
+        }
+        using var slots = new SemaphoreSlim(ConcurrentDeliveriesMax);
+        var attempts = await Task.WhenAll(deliveries.Select(async delivery =>
+        {
+            await slots.WaitAsync(cancellationToken);
+            try
+            {
+                return await AttemptAsync(delivery, cancellationToken);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }));
+        await store.RecordDeliveryAttemptsAsync(attempts, CancellationToken.None);
+        await RecordHookRunsAsync(deliveries, attempts);
+        return deliveries.Count;
+    }
+
+    private async Task<DeliveryAttempt> AttemptAsync(OutboxDelivery delivery, CancellationToken cancellationToken)
+    {
+        var attempt = delivery.Attempts + 1;
+        var started = Clock.Now(clock);
+        if (Resolve(delivery, out var unreachable) is not { } target)
+        {
+            return new DeliveryAttempt(delivery.Seq, attempt, started, null, unreachable, 0, Delivered: false,
+                GiveUp: true, null);
+        }
+        var stopwatch = Stopwatch.StartNew();
+        var (statusCode, error) = await PostAsync(delivery, target, cancellationToken);
+        var durationMs = (int)stopwatch.ElapsedMilliseconds;
+        if (error is null)
+        {
+            return new DeliveryAttempt(delivery.Seq, attempt, started, statusCode, null, durationMs, Delivered: true,
+                GiveUp: false, null);
+        }
+        var giveUp = attempt >= target.MaxAttempts;
+        var retryAt = giveUp ? (DateTime?)null : started + RetrySchedule.DelayAfter(attempt, Settings.RetryBase, Settings.RetryMax);
+        if (giveUp)
+        {
+            logger.LogWarning("Delivery {Seq} ({Event}) to {Target} given up after {Attempts} attempts: {Error}",
+                delivery.Seq, delivery.Event, delivery.Target, attempt, error);
+        }
+        return new DeliveryAttempt(delivery.Seq, attempt, started, statusCode, error, durationMs, Delivered: false,
+            giveUp, retryAt);
+    }
+
+    private async Task<(int? StatusCode, string? Error)> PostAsync(OutboxDelivery delivery, DeliveryTarget target,
+        CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(target.Timeout);
+        try
+        {
+            using var request = BuildRequest(delivery, target);
+            using var response = await _http.SendAsync(request, timeout.Token);
+            var body = await response.Content.ReadAsStringAsync(timeout.Token);
+            var status = (int)response.StatusCode;
+            if (!response.IsSuccessStatusCode)
+            {
+                return (status, $"HTTP {status}: {Truncate(body)}");
+            }
+            return target.Hook is not null && HookRefused(body) ? (status, $"hook answered success=false: {Truncate(body)}") : (status, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"no answer within {target.Timeout.TotalSeconds:0.###} s");
+        }
+        catch (HttpRequestException exception)
+        {
+            return (null, Truncate(exception.Message));
+        }
+    }
+
+    private HttpRequestMessage BuildRequest(OutboxDelivery delivery, DeliveryTarget target)
+    {
+        var body = target.Hook is { } hook ? HookBody(delivery, hook) : WebhookBody(delivery);
+        var request = new HttpRequestMessage(HttpMethod.Post, target.Url)
+        {
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+        };
+        if (configuration.SecretKey is { Length: > 0 } secret)
+        {
+            var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
+            request.Headers.Add(WebhookSignature.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Compute(secret, timestamp, body));
+        }
+        if (target.Hook is { } calledHook)
+        {
+            request.Headers.Add("X-Hook-ID", calledHook.HookId);
+            request.Headers.Add("X-Hook-Type", calledHook.Type);
+        }
+        foreach (var (name, value) in target.Headers)
+        {
+            request.Headers.Remove(name);
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+        return request;
+    }
+
+    /// <summary><c>{"event": …, "data": …}</c> — the stored payload is inserted as it was written.</summary>
+    private static string WebhookBody(OutboxDelivery delivery) =>
+        $"{{\"event\":{JsonSerializer.Serialize(delivery.Event, Wire.Context.String)},\"data\":{delivery.PayloadJson}}}";
+
+    /// <summary>§4.9: <c>{"transaction_id", "hook_type", "timestamp", "data"}</c>.</summary>
+    private string HookBody(OutboxDelivery delivery, Hook hook)
+    {
+        using var payload = JsonDocument.Parse(delivery.PayloadJson);
+        var transactionId = payload.RootElement.TryGetProperty("transaction_id", out var id) ? id.GetString() ?? "" : "";
+        string Quote(string text) => JsonSerializer.Serialize(text, Wire.Context.String);
+        return $"{{\"transaction_id\":{Quote(transactionId)},\"hook_type\":{Quote(hook.Type)}," +
+            $"\"timestamp\":{Quote(BlnkTimeJsonConverter.Format(Clock.Now(clock)))},\"data\":{delivery.PayloadJson}}}";
+    }
+
+    /// <summary>A hook answers success with 2xx and an empty or non-JSON body, or JSON <c>"success": true</c>.</summary>
+    private static bool HookRefused(string body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("success", out var success)
+                && success.ValueKind == JsonValueKind.False;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Where a delivery goes now; null (with the reason) when it can never be delivered.</summary>
+    private DeliveryTarget? Resolve(OutboxDelivery delivery, out string unreachable)
+    {
+        unreachable = "";
+        switch (delivery.Target)
+        {
+            case OutboxTarget.Webhook when Settings.Url is { } url:
+                return new DeliveryTarget(url, Settings.Headers, Settings.Timeout, Settings.MaxAttempts, null);
+            case OutboxTarget.Webhook:
+                unreachable = "no webhook URL is configured (notification.webhook.url)";
+                return null;
+            case OutboxTarget.Callback when Uri.TryCreate(delivery.Url, UriKind.Absolute, out var callback):
+                return new DeliveryTarget(callback, EmptyHeaders, Settings.Timeout, Settings.MaxAttempts, null);
+            case OutboxTarget.Hook when delivery.HookId is { } hookId && hooks.Find(hookId) is { } hook
+                && Uri.TryCreate(hook.Url, UriKind.Absolute, out var hookUrl):
+                return new DeliveryTarget(hookUrl, EmptyHeaders, TimeSpan.FromSeconds(hook.TimeoutSeconds),
+                    hook.RetryCount + 1, hook);
+            default:
+                unreachable = $"{delivery.Target} target {delivery.HookId ?? delivery.Url} no longer exists or has no usable URL";
+                return null;
+        }
+    }
+
+    private async Task RecordHookRunsAsync(IReadOnlyList<OutboxDelivery> deliveries, DeliveryAttempt[] attempts)
+    {
+        for (var i = 0; i < deliveries.Count; i++)
+        {
+            if (deliveries[i] is { Target: OutboxTarget.Hook, HookId: { } hookId } && hooks.Find(hookId) is not null)
+            {
+                await store.RecordHookRunAsync(hookId, attempts[i].AttemptedAt, attempts[i].Delivered,
+                    CancellationToken.None);
+            }
+        }
+    }
+
+    private static string Truncate(string text) => text.Length <= ErrorTextMax ? text : text[..ErrorTextMax];
+
+    private static readonly IReadOnlyDictionary<string, string> EmptyHeaders = new Dictionary<string, string>();
+
+    private sealed record DeliveryTarget(Uri Url, IReadOnlyDictionary<string, string> Headers, TimeSpan Timeout,
+        int MaxAttempts, Hook? Hook);
+}

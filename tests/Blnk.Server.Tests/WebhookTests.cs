@@ -1,0 +1,307 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Blnk.Core.Hooks;
+using Blnk.Core.Monitors;
+using Blnk.Storage;
+using Blnk.TestSupport;
+
+namespace Blnk.Server.Tests;
+
+// Webhooks, monitor callbacks and hooks delivered from the outbox to a real HTTP receiver: signed, in order
+// per entity, retried, every attempt recorded, and nothing lost while the receiver or the server is down.
+// Each test owns its server (the webhook URL is process configuration).
+public sealed class WebhookTests
+{
+    private const string SecretKey = "webhook-test-secret";
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Every_event_arrives_signed_with_blnks_body(string dialect)
+    {
+        await using var receiver = WebhookReceiver.Start();
+        var (server, _) = await StartAsync(dialect, receiver);
+        await using var _ = server;
+        var api = new Api(server.Client);
+
+        var ledger = (await api.PostAsync("ledgers", new { name = "Hooked" })).Str("ledger_id");
+        var source = await api.CreateBalanceAsync(ledgerId: ledger);
+        var destination = await api.CreateBalanceAsync(ledgerId: ledger);
+        await api.FundAsync(source, 500);
+        var queued = "queued-" + Guid.NewGuid();
+        Assert.Equal(HttpStatusCode.Created, (await api.TransferAsync(source, destination, 100, skipQueue: false,
+            reference: queued)).Status);
+        var rejected = "rejected-" + Guid.NewGuid();
+        await api.TransferAsync(source, destination, 10_000, skipQueue: false, reference: rejected);
+        var hold = await api.PostAsync("transactions", new
+        {
+            precise_amount = 50, precision = 100, currency = "USD", reference = "hold-" + Guid.NewGuid(),
+            description = "hold", source, destination, inflight = true, skip_queue = true,
+        });
+        Assert.Equal(HttpStatusCode.OK, (await api.PutAsync($"transactions/inflight/{hold.Str("transaction_id")}",
+            new { status = "void" })).Status);
+
+        var events = await receiver.WaitForAsync(received =>
+            Has(received, "transaction.void") && HasReference(received, "transaction.rejected", rejected + "_q")
+            && HasReference(received, "transaction.applied", queued + "_q"), Patience, "every event");
+
+        Assert.Contains(events, request => request.Event == "ledger.created"
+            && request.Json.GetProperty("data").GetProperty("ledger_id").GetString() == ledger);
+        Assert.Equal(2, events.Count(request => request.Event == "balance.created"
+            && request.Json.GetProperty("data").GetProperty("ledger_id").GetString() == ledger));
+        Assert.True(HasReference(events, "transaction.queued", queued));
+        Assert.True(Has(events, "transaction.inflight"));
+        var rejection = events.Single(request => Reference(request) == rejected + "_q").Json.GetProperty("data");
+        Assert.False(string.IsNullOrEmpty(rejection.GetProperty("meta_data").GetProperty("blnk_rejection_reason").GetString()));
+        Assert.All(events, AssertSigned);
+        // One entity's events arrive in the order they happened.
+        var queuedOrder = events.Select(Reference).ToList();
+        Assert.True(queuedOrder.IndexOf(queued) < queuedOrder.IndexOf(queued + "_q"));
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task A_receiver_that_is_down_gets_every_event_later_and_each_attempt_is_recorded(string dialect)
+    {
+        await using var receiver = WebhookReceiver.Start();
+        await receiver.DownAsync();
+        var (server, dataSource) = await StartAsync(dialect, receiver);
+        await using var _ = server;
+        var api = new Api(server.Client);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 1_000);
+        var references = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            references.Add("down-" + i + "-" + Guid.NewGuid());
+            Assert.Equal(HttpStatusCode.Created,
+                (await api.TransferAsync(source, destination, 1, reference: references[^1])).Status);
+        }
+        await using var store = LedgerStoreFactory.Create(dataSource);
+        await WaitUntilAsync(async () => (await store.ListDeliveryAttemptsAsync(1_000, CancellationToken.None))
+            .Any(attempt => attempt.Attempt >= 2), "failed attempts to be retried");
+
+        receiver.Up();
+
+        await receiver.WaitForAsync(received => references.All(reference =>
+            HasReference(received, "transaction.applied", reference)), Patience, "all 20 transfers");
+        var attempts = await store.ListDeliveryAttemptsAsync(10_000, CancellationToken.None);
+        Assert.Contains(attempts, attempt => attempt.StatusCode is null && attempt.Error is { Length: > 0 });
+        Assert.All(attempts.GroupBy(attempt => attempt.Seq), delivery =>
+            Assert.Equal(Enumerable.Range(1, delivery.Count()), delivery.Select(attempt => attempt.Attempt)));
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Events_survive_a_server_crash_while_the_receiver_is_down(string dialect)
+    {
+        await using var receiver = WebhookReceiver.Start();
+        await receiver.DownAsync();
+        var (server, _) = await StartAsync(dialect, receiver);
+        await using var _ = server;
+        var api = new Api(server.Client);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 100);
+        var reference = "crash-" + Guid.NewGuid();
+        Assert.Equal(HttpStatusCode.Created, (await api.TransferAsync(source, destination, 7, reference: reference)).Status);
+
+        server.Kill();
+        receiver.Up();
+        await server.RestartAsync();
+
+        var events = await receiver.WaitForAsync(received => HasReference(received, "transaction.applied", reference),
+            Patience, "the transfer made before the crash");
+        Assert.Equal(2, events.Count(request => request.Event == "balance.created"
+            && request.Json.GetProperty("data").GetProperty("balance_id").GetString() is { } id
+            && (id == source || id == destination)));
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task A_receiver_error_is_retried_until_it_accepts(string dialect)
+    {
+        await using var receiver = WebhookReceiver.Start();
+        var refusals = 0;
+        receiver.Answer = (_, body) => body.Contains("flaky-", StringComparison.Ordinal) && Interlocked.Increment(ref refusals) <= 2
+            ? (503, "busy")
+            : (200, "");
+        var (server, dataSource) = await StartAsync(dialect, receiver);
+        await using var _ = server;
+        var api = new Api(server.Client);
+        var balance = await api.CreateBalanceAsync();
+        var reference = "flaky-" + Guid.NewGuid();
+        await api.PostAsync("transactions", new
+        {
+            precise_amount = 5, precision = 100, currency = "USD", reference, description = "d", source = "@World",
+            destination = balance, allow_overdraft = true, skip_queue = true,
+        });
+
+        await receiver.WaitForAsync(received => HasReference(received, "transaction.applied", reference), Patience,
+            "the flaky event");
+        Assert.Equal(3, receiver.Received.Count(request => Reference(request) == reference));
+        await using var store = LedgerStoreFactory.Create(dataSource);
+        var attempts = (await store.ListDeliveryAttemptsAsync(10_000, CancellationToken.None))
+            .Where(attempt => attempt.StatusCode == 503).ToList();
+        Assert.Equal(2, attempts.Count);
+        Assert.All(attempts, attempt => Assert.Contains("busy", attempt.Error, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Monitors_call_the_webhook_and_their_callback_level_every_time_edge_once(string dialect)
+    {
+        await using var receiver = WebhookReceiver.Start();
+        var (server, dataSource) = await StartAsync(dialect, receiver);
+        await using var _ = server;
+        var api = new Api(server.Client);
+        var balance = await api.CreateBalanceAsync();
+        await using var store = LedgerStoreFactory.Create(dataSource);
+        var level = Monitor(balance, MonitorTrigger.Level, receiver.Url + "level");
+        var edge = Monitor(balance, MonitorTrigger.Edge, receiver.Url + "edge");
+        Assert.True(await store.InsertMonitorAsync(level, CancellationToken.None));
+        Assert.True(await store.InsertMonitorAsync(edge, CancellationToken.None));
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // the server reloads monitors every second
+
+        await api.FundAsync(balance, 50);   // balance 50: not above 100
+        await api.FundAsync(balance, 100);  // 150: both fire
+        await api.FundAsync(balance, 10);   // 160: level fires again, edge does not
+
+        var received = await receiver.WaitForAsync(requests =>
+            requests.Count(request => request.Path == "/level") == 2, Patience, "two level callbacks");
+        await Task.Delay(500);
+        Assert.Single(receiver.Accepted, request => request.Path == "/edge");
+        Assert.Equal(3, receiver.Accepted.Count(request => request.Path == "/" && request.Event == "balance.monitor"));
+        var data = received.First(request => request.Path == "/level").Json.GetProperty("data");
+        Assert.Equal(level.MonitorId, data.GetProperty("monitor_id").GetString());
+        Assert.Equal("balance", data.GetProperty("condition").GetProperty("field").GetString());
+        Assert.All(receiver.Accepted, AssertSigned);
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Hooks_are_called_signed_and_a_refusing_hook_is_retried_then_given_up(string dialect)
+    {
+        await using var receiver = WebhookReceiver.Start();
+        receiver.Answer = (path, _) => path == "/refusing" ? (200, """{"success": false, "message": "no"}""") : (200, """{"success": true}""");
+        var (server, dataSource) = await StartAsync(dialect, receiver);
+        await using var _ = server;
+        var api = new Api(server.Client);
+        await using var store = LedgerStoreFactory.Create(dataSource);
+        var pre = Hook(HookType.PreTransaction, receiver.Url + "pre", retryCount: 0);
+        var refusing = Hook(HookType.PostTransaction, receiver.Url + "refusing", retryCount: 2);
+        await store.InsertHookAsync(pre, CancellationToken.None);
+        await store.InsertHookAsync(refusing, CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // the server reloads hooks every second
+        var balance = await api.CreateBalanceAsync();
+        await api.FundAsync(balance, 25);
+
+        await receiver.WaitForAsync(_ => receiver.Received.Count(request => request.Path == "/refusing") == 3
+            && receiver.Received.Any(request => request.Path == "/pre"), Patience, "hook calls");
+        var call = receiver.Received.First(request => request.Path == "/pre");
+        Assert.Equal(pre.HookId, call.Header("X-Hook-ID"));
+        Assert.Equal(HookType.PreTransaction, call.Header("X-Hook-Type"));
+        Assert.Equal(HookType.PreTransaction, call.Json.GetProperty("hook_type").GetString());
+        Assert.Equal(call.Json.GetProperty("data").GetProperty("transaction_id").GetString(),
+            call.Json.GetProperty("transaction_id").GetString());
+        AssertSigned(call);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(3, receiver.Received.Count(request => request.Path == "/refusing"));
+        Assert.False((await store.GetHookAsync(refusing.HookId, CancellationToken.None))!.LastSuccess);
+        var calledPre = await store.GetHookAsync(pre.HookId, CancellationToken.None);
+        Assert.True(calledPre!.LastSuccess);
+        Assert.NotNull(calledPre.LastRun);
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Without_a_webhook_url_nothing_is_recorded(string dialect)
+    {
+        var dataSource = await ServerFixture.NewDataSourceAsync(dialect);
+        await using var server = await ServerProcess.StartAsync(dataSource);
+        var api = new Api(server.Client);
+        var balance = await api.CreateBalanceAsync();
+        await api.FundAsync(balance, 5);
+
+        await using var store = LedgerStoreFactory.Create(dataSource);
+        var now = DateTime.UtcNow.AddMinutes(1);
+        Assert.Empty(await store.ClaimDeliveriesAsync(100, now, now.AddMinutes(1), CancellationToken.None));
+    }
+
+    private static async Task<(ServerProcess Server, string DataSource)> StartAsync(string dialect,
+        WebhookReceiver receiver)
+    {
+        var dataSource = await ServerFixture.NewDataSourceAsync(dialect);
+        var server = await ServerProcess.StartAsync(dataSource, new Dictionary<string, string>
+        {
+            ["BLNK_WEBHOOK_URL"] = receiver.Url,
+            ["BLNK_WEBHOOK_HEADERS"] = "X-Test-Header:present",
+            ["BLNK_SERVER_SECRET_KEY"] = SecretKey,
+            ["BLNK_WEBHOOK_RETRY_BASE_MS"] = "100",
+            ["BLNK_WEBHOOK_RETRY_MAX_MS"] = "400",
+        });
+        return (server, dataSource);
+    }
+
+    /// <summary>Checks the signature as a receiver would: HMAC-SHA256 over "&lt;timestamp&gt;.&lt;body&gt;".</summary>
+    private static void AssertSigned(ReceivedRequest request)
+    {
+        var timestamp = request.Header("X-Blnk-Timestamp");
+        Assert.NotNull(timestamp);
+        var age = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - long.Parse(timestamp, CultureInfo.InvariantCulture);
+        Assert.InRange(age, -5, 120);
+        var expected = Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(SecretKey),
+            Encoding.UTF8.GetBytes($"{timestamp}.{request.Body}")));
+        Assert.Equal(expected, request.Header("X-Blnk-Signature"));
+        if (request.Path == "/")
+        {
+            Assert.Equal("present", request.Header("X-Test-Header"));
+        }
+    }
+
+    private static BalanceMonitor Monitor(string balanceId, string trigger, string callback) => new()
+    {
+        MonitorId = "mon_" + Guid.NewGuid(),
+        BalanceId = balanceId,
+        Condition = new MonitorCondition("balance", ">", 1, 100, 100),
+        CallBackUrl = callback,
+        Trigger = trigger,
+        CreatedAt = DateTime.UtcNow,
+    };
+
+    private static Hook Hook(string type, string url, int retryCount) => new()
+    {
+        HookId = "hook_" + Guid.NewGuid(),
+        Name = type,
+        Url = url,
+        Type = type,
+        Active = true,
+        TimeoutSeconds = 5,
+        RetryCount = retryCount,
+        CreatedAt = DateTime.UtcNow,
+    };
+
+    private static bool Has(IReadOnlyList<ReceivedRequest> received, string eventName) =>
+        received.Any(request => request.Path == "/" && request.Event == eventName);
+
+    private static bool HasReference(IReadOnlyList<ReceivedRequest> received, string eventName, string reference) =>
+        received.Any(request => request.Path == "/" && request.Event == eventName && Reference(request) == reference);
+
+    private static string? Reference(ReceivedRequest request) =>
+        request.Json.TryGetProperty("data", out var data) && data.TryGetProperty("reference", out var reference)
+            ? reference.GetString()
+            : null;
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(100);
+        }
+    }
+}
