@@ -7,7 +7,7 @@ namespace Blnk.Storage.Tests;
 
 // Covers the storage the transaction lifecycle needs, on SQLite and PostgreSQL: finding a transaction's
 // family, hold progress, durable inflight actions (claim, lease, take once, one pending per origin),
-// atomic queue groups, queued sums for groups, and the webhook outbox.
+// atomic queue groups and queued sums for groups.
 public sealed class LifecycleConformanceTests
 {
     private static CancellationToken Ct => CancellationToken.None;
@@ -134,24 +134,6 @@ public sealed class LifecycleConformanceTests
         var entry = Assert.Single(claimed);
         Assert.Equal(legs[0].TransactionId, entry.EntryId);
         Assert.Equal(legs, entry.Rows);
-    }
-
-    [Theory]
-    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
-    public async Task Webhook_events_are_appended_to_the_outbox(string dialect)
-    {
-        var (store, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
-        await using var _ = store;
-
-        await store.AppendOutboxAsync([new OutboxEvent("bulk_transaction.applied", """{"batch_id": "bulk_1"}""", "bulk_1")], Now(), Ct);
-
-        await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT event, payload FROM webhook_outbox";
-        await using var reader = await command.ExecuteReaderAsync(Ct);
-        Assert.True(await reader.ReadAsync(Ct));
-        Assert.Equal("bulk_transaction.applied", reader.GetString(0));
-        Assert.Contains("bulk_1", reader.GetString(1), StringComparison.Ordinal);
     }
 
     private static TransactionRecord Child(TransactionRecord parent, BigInteger amount, string status) =>
