@@ -256,6 +256,7 @@ public sealed class WebhookTests
         var expected = Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(SecretKey),
             Encoding.UTF8.GetBytes($"{timestamp}.{request.Body}")));
         Assert.Equal(expected, request.Header("X-Blnk-Signature"));
+        Assert.True(long.TryParse(request.Header("X-Blnk-Delivery-Id"), CultureInfo.InvariantCulture, out _));
         if (request.Path == "/")
         {
             Assert.Equal("present", request.Header("X-Test-Header"));

@@ -93,6 +93,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
                 logger.Log(level, exception, "Writer batch of {Count} failed; nothing of it was committed",
                     batch.Count);
                 batch.ForEach(unit => unit.Fail(exception));
+                await ReportSystemErrorAsync($"writer batch of {batch.Count} failed: {exception.Message}");
                 return;
             }
         }
@@ -150,6 +151,20 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         }
         plan.FiredMonitors.ForEach(monitor => eventOutbox.AddMonitor(events, monitor));
         return events;
+    }
+
+    /// <summary>§8.1 <c>system.error</c>, best effort: the database may be what failed.</summary>
+    private async Task ReportSystemErrorAsync(string error)
+    {
+        try
+        {
+            await store.AppendOutboxAsync(eventOutbox.SystemError(error, Clock.Now(clock)), Clock.Now(clock),
+                CancellationToken.None);
+        }
+        catch (Exception exception)
+        {
+            logger.LogWarning(exception, "Could not record a system.error event");
+        }
     }
 
     private void FailWaiting()

@@ -22,6 +22,17 @@ public sealed class EventOutbox(BlnkConfiguration configuration, HookRegistry ho
     public IReadOnlyList<OutboxEvent> For(string eventName, string payloadJson, string entityKey) =>
         WebhookConfigured ? [new OutboxEvent(eventName, payloadJson, entityKey)] : [];
 
+    /// <summary>§8.1 <c>system.error</c>: an internal failure of background work, <c>{"error", "time"}</c>.</summary>
+    public IReadOnlyList<OutboxEvent> SystemError(string error, DateTime time)
+    {
+        var payload = new System.Text.Json.Nodes.JsonObject
+        {
+            ["error"] = error,
+            ["time"] = BlnkTimeJsonConverter.Format(time),
+        };
+        return For("system.error", payload.ToJsonString(), "system");
+    }
+
     /// <summary>Whether <see cref="AddTransaction"/> would write anything: lets the writer skip serialising.</summary>
     public bool WantsTransactions => WebhookConfigured || hooks.Any;
 

@@ -18,6 +18,8 @@ namespace Blnk.Server.Features.Webhooks;
 public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration configuration, HookRegistry hooks,
     TimeProvider clock, ILogger<WebhookDispatcher> logger) : BackgroundService
 {
+    public const string DeliveryIdHeader = "X-Blnk-Delivery-Id";
+
     private const int ClaimMax = 64;
     private const int ConcurrentDeliveriesMax = 16;
     private const int ErrorTextMax = 500;
@@ -158,6 +160,8 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
             request.Headers.Add(WebhookSignature.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
             request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Compute(secret, timestamp, body));
         }
+        // Not Blnk's: lets a receiver drop a delivery it already processed (delivery is at least once).
+        request.Headers.Add(DeliveryIdHeader, delivery.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (target.Hook is { } calledHook)
         {
             request.Headers.Add("X-Hook-ID", calledHook.HookId);
