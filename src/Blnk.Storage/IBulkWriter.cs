@@ -13,6 +13,10 @@ public interface IBulkWriter
 
     Task EnqueueAsync(DbCommand command, IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken);
 
+    /// <summary>Outbox rows in the given order (their sequence numbers keep it).</summary>
+    Task InsertOutboxAsync(DbCommand command, IReadOnlyList<OutboxEvent> events, DateTime now,
+        CancellationToken cancellationToken);
+
     Task UpdateBalancesAsync(DbCommand command, IReadOnlyCollection<Balance> balances,
         CancellationToken cancellationToken);
 }

@@ -164,8 +164,9 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
 
     public Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
         CancellationToken cancellationToken) =>
-        events.Count == 0 ? Task.CompletedTask : store.WriteOutboxAsync(connection, dbTransaction, events, now,
-            cancellationToken);
+        events.Count == 0 ? Task.CompletedTask
+        : _dialect.BulkWriter is { } bulk ? bulk.InsertOutboxAsync(Command(), events, now, cancellationToken)
+        : store.WriteOutboxAsync(connection, dbTransaction, events, now, cancellationToken);
 
     public Task AppendLineageWorkAsync(IReadOnlyList<LineageWork> work, DateTime now,
         CancellationToken cancellationToken) =>

@@ -29,6 +29,11 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         "group_id) SELECT t.transaction_id, t.seq, v.available, v.available, v.group_id " +
         "FROM unnest(@id, @available, @group) AS v(id, available, group_id) JOIN transactions t ON t.transaction_id = v.id";
 
+    private const string InsertOutboxSql = "INSERT INTO webhook_outbox (event, payload, created_at, target, url, " +
+        "hook_id, entity_key, available_at, lease_until) SELECT event, payload, @now, target, url, hook, key, @now, " +
+        "@now FROM unnest(@event, @payload, @target, @url, @hook, @key) WITH ORDINALITY AS v(event, payload, target, " +
+        "url, hook, key, ordinal) ORDER BY ordinal";
+
     private const string UpdateBalancesSql = "UPDATE balances b SET balance = v.balance::numeric, " +
         "credit_balance = v.credit::numeric, debit_balance = v.debit::numeric, " +
         "inflight_balance = v.inflight::numeric, inflight_credit_balance = v.inflight_credit::numeric, " +
@@ -73,6 +78,23 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         Text(command, "id", entries, entry => entry.TransactionId);
         Times(command, "available", entries, entry => entry.AvailableAt);
         Text(command, "group", entries, entry => entry.GroupId);
+        await ExecuteAsync(command, cancellationToken);
+    }
+
+    public async Task InsertOutboxAsync(DbCommand command, IReadOnlyList<OutboxEvent> events, DateTime now,
+        CancellationToken cancellationToken)
+    {
+        command.CommandText = InsertOutboxSql;
+        Text(command, "event", events, outboxEvent => outboxEvent.Event);
+        Text(command, "payload", events, outboxEvent => outboxEvent.PayloadJson);
+        Text(command, "target", events, outboxEvent => outboxEvent.Target);
+        Text(command, "url", events, outboxEvent => outboxEvent.Url);
+        Text(command, "hook", events, outboxEvent => outboxEvent.HookId);
+        Text(command, "key", events, outboxEvent => outboxEvent.EntityKey);
+        command.Parameters.Add(new NpgsqlParameter("now", NpgsqlDbType.TimestampTz)
+        {
+            Value = DateTime.SpecifyKind(now, DateTimeKind.Utc),
+        });
         await ExecuteAsync(command, cancellationToken);
     }
 
