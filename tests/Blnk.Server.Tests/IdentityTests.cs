@@ -28,7 +28,8 @@ public sealed class IdentityTests(ServerFixture fixture) : IClassFixture<ServerF
         var created = await api.PostAsync("identities", s_fullIdentity);
 
         Assert.True(created.Status == HttpStatusCode.Created, created.Text);
-        Assert.Matches("^idt_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$", created.Str("identity_id"));
+        Assert.Matches("^idt_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            created.Str("identity_id"));
         Assert.Equal(["identity_id", "identity_type", "organization_name", "category", "first_name", "last_name",
                 "other_names", "gender", "email_address", "phone_number", "nationality", "street", "country",
                 "state", "post_code", "city", "dob", "created_at", "meta_data"],
@@ -77,7 +78,8 @@ public sealed class IdentityTests(ServerFixture fixture) : IClassFixture<ServerF
             AssertError(await api.PostAsync("identities", new { identity_id = badPrefix }), HttpStatusCode.BadRequest,
                 "IDT_VALIDATION_ERROR", "identity_id must start with the 'idt_' prefix");
         }
-        foreach (var badUuid in new[] { "idt_", "idt_123", "idt_" + Guid.NewGuid().ToString("N"), $"idt_{Guid.NewGuid()}x" })
+        var badUuids = new[] { "idt_", "idt_123", "idt_" + Guid.NewGuid().ToString("N"), $"idt_{Guid.NewGuid()}x" };
+        foreach (var badUuid in badUuids)
         {
             AssertError(await api.PostAsync("identities", new { identity_id = badUuid }), HttpStatusCode.BadRequest,
                 "IDT_VALIDATION_ERROR", "identity_id suffix after 'idt_' must be a valid UUID");

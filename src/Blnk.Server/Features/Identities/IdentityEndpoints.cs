@@ -122,7 +122,8 @@ public static partial class IdentityEndpoints
             : NotFound(id);
     }
 
-    private static async Task<IResult> DeleteAsync(string id, ILedgerStore store, CancellationToken cancellationToken) =>
+    private static async Task<IResult> DeleteAsync(string id, ILedgerStore store,
+        CancellationToken cancellationToken) =>
         await store.DeleteIdentityAsync(id, cancellationToken) switch
         {
             IdentityDeleteOutcome.Deleted => Message("Identity deleted successfully"),
