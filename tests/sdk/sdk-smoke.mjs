@@ -454,4 +454,55 @@ expectMoney(cNow.balance, 'balance', 45000, 'LedgerBalances.getAt now');
 expectMoney(cNow.balance, 'credit_balance', 55000, 'LedgerBalances.getAt now');
 expectMoney(cNow.balance, 'debit_balance', 10000, 'LedgerBalances.getAt now');
 
+step('Identity.create + get + update + list, LedgerBalances.updateIdentity, Identity.delete');
+const { Identity } = blnk;
+const identity = expectStatus(
+  await Identity.create({
+    identity_type: 'individual',
+    first_name: 'Ada',
+    last_name: 'Lovelace',
+    gender: 'female',
+    dob: new Date('1815-12-10T00:00:00Z'),
+    email_address: 'ada@example.com',
+    meta_data: { source: 'sdk-smoke' },
+  }),
+  201,
+  'Identity.create',
+);
+expectPrefixedId(identity, 'identity_id', 'idt_', 'Identity.create');
+expectField(identity, 'dob', '1815-12-10T00:00:00Z', 'Identity.create');
+const identityAgain = expectStatus(await Identity.get(identity.identity_id), 200, 'Identity.get');
+expectField(identityAgain, 'email_address', 'ada@example.com', 'Identity.get');
+const identityUpdated = expectStatus(
+  await Identity.update(identity.identity_id, { identity_type: 'individual', last_name: 'King' }),
+  200,
+  'Identity.update',
+);
+expectField(identityUpdated, 'message', 'Identity updated successfully', 'Identity.update');
+const identityAfter = expectStatus(await Identity.get(identity.identity_id), 200, 'Identity.get after update');
+expectField(identityAfter, 'last_name', 'King', 'Identity.get after update');
+expectField(identityAfter, 'first_name', 'Ada', 'Identity.get after update');
+const identities = expectStatus(await Identity.list(), 200, 'Identity.list');
+check(
+  Array.isArray(identities) && identities.some(listed => listed.identity_id === identity.identity_id),
+  `Identity.list: ${identity.identity_id} not in ${show(identities)}`,
+);
+const linkedBalance = expectStatus(
+  await LedgerBalances.updateIdentity(balanceA.balance_id, { identity_id: identity.identity_id }),
+  200,
+  'LedgerBalances.updateIdentity',
+);
+expectField(linkedBalance, 'message', 'Balance identity updated successfully', 'LedgerBalances.updateIdentity');
+const balanceALinked = expectStatus(await LedgerBalances.get(balanceA.balance_id), 200, 'LedgerBalances.get linked');
+expectField(balanceALinked, 'identity_id', identity.identity_id, 'LedgerBalances.get linked');
+const refusedDelete = await Identity.delete(identity.identity_id);
+console.log(`  Identity.delete while linked: HTTP ${refusedDelete.status} ${show(refusedDelete.data)}`);
+check(
+  refusedDelete.status === 409,
+  `Identity.delete while linked: expected HTTP 409, got ${refusedDelete.status} ${show(refusedDelete.data)}`,
+);
+const spare = expectStatus(await Identity.create({ identity_type: 'organization' }), 201, 'Identity.create spare');
+const spareDeleted = expectStatus(await Identity.delete(spare.identity_id), 200, 'Identity.delete');
+expectField(spareDeleted, 'message', 'Identity deleted successfully', 'Identity.delete');
+
 console.log('SDK smoke: all checks passed');

@@ -30,4 +30,6 @@ public static class ErrorCodes
     public const string BulkEmpty = "TXN_BULK_EMPTY";
     public const string BulkLimitExceeded = "TXN_BULK_LIMIT_EXCEEDED";
     public const string InvalidDistribution = "TXN_INVALID_DISTRIBUTION";
+    public const string IdentityValidation = "IDT_VALIDATION_ERROR";
+    public const string IdentityNotFound = "IDT_NOT_FOUND";
 }

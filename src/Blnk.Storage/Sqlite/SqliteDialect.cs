@@ -20,6 +20,7 @@ public sealed class SqliteDialect : SqlDialect
     private const int BusyError = 5;
     private const int LockedError = 6;
     private const int UniqueConstraintError = 2067;
+    private const int PrimaryKeyConstraintError = 1555;
     private const int ForeignKeyConstraintError = 787;
 
     private readonly string _connectionString;
@@ -117,7 +118,11 @@ public sealed class SqliteDialect : SqlDialect
     public override bool IsUniqueViolation(DbException exception, out string constraint)
     {
         constraint = exception.Message;
-        return exception is SqliteException { SqliteExtendedErrorCode: UniqueConstraintError };
+        // A primary key is unique too (PostgreSQL reports both as unique_violation); SQLite has its own code.
+        return exception is SqliteException
+        {
+            SqliteExtendedErrorCode: UniqueConstraintError or PrimaryKeyConstraintError,
+        };
     }
 
     public override bool IsForeignKeyViolation(DbException exception) =>
