@@ -60,7 +60,8 @@ builder.Services.AddSingleton<ILedgerStore>(store);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<IdGenerator>();
 builder.Services.AddSingleton<QueueSignal>();
-builder.Services.AddSingleton(new WriterOptions(configuration.WriterBatchSize, configuration.WriterQueueSize));
+builder.Services.AddSingleton(new WriterOptions(configuration.WriterBatchSize, configuration.WriterQueueSize,
+    store.Dialect == "sqlite" ? 1 : configuration.WriterLoops));
 builder.Services.AddSingleton(configuration);
 builder.Services.AddSingleton<MonitorRegistry>();
 builder.Services.AddHostedService(services => services.GetRequiredService<MonitorRegistry>());

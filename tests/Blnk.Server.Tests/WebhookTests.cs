@@ -118,7 +118,7 @@ public sealed class WebhookTests
             && received.Count(request => request.Event == "balance.created"
                 && request.Json.GetProperty("data").GetProperty("balance_id").GetString() is { } id
                 && (id == source || id == destination)) == 2,
-            Patience, "the transfer and both balances made before the crash");
+            2 * Patience, "the transfer and both balances made before the crash");
     }
 
     [Theory]
@@ -243,6 +243,8 @@ public sealed class WebhookTests
             ["BLNK_SERVER_SECRET_KEY"] = SecretKey,
             ["BLNK_WEBHOOK_RETRY_BASE_MS"] = "100",
             ["BLNK_WEBHOOK_RETRY_MAX_MS"] = "400",
+            // A crash mid-delivery holds that delivery until its lease (timeout + 15 s) runs out.
+            ["BLNK_WEBHOOK_TIMEOUT_MS"] = "2000",
         });
         return (server, dataSource);
     }

@@ -19,6 +19,7 @@ public sealed record BlnkConfiguration
     public const int DefaultMaxRequestBodySizeMb = 5;
     public const int DefaultWriterBatchSize = 1000;
     public const int DefaultWriterQueueSize = 10_000;
+    public const int DefaultWriterLoops = 2;
 
     public int Port { get; init; } = DefaultPort;
 
@@ -31,6 +32,9 @@ public sealed record BlnkConfiguration
     public int MaxRequestBodySizeMb { get; init; } = DefaultMaxRequestBodySizeMb;
     public int WriterBatchSize { get; init; } = DefaultWriterBatchSize;
     public int WriterQueueSize { get; init; } = DefaultWriterQueueSize;
+
+    /// <summary>Writer batches in flight at once on PostgreSQL (SQLite always uses one).</summary>
+    public int WriterLoops { get; init; } = DefaultWriterLoops;
     public IReadOnlyList<string> IgnoredKeys { get; init; } = [];
     public WebhookSettings Webhook { get; init; } = new();
 
@@ -71,6 +75,8 @@ public sealed record BlnkConfiguration
             WriterQueueSize = ParseInt("transaction.max_queue_size",
                 Value("transaction.max_queue_size", "BLNK_TRANSACTION_MAX_QUEUE_SIZE"), 1, 1_000_000)
                 ?? DefaultWriterQueueSize,
+            WriterLoops = ParseInt("transaction.writer_loops",
+                Value("transaction.writer_loops", "BLNK_TRANSACTION_WRITER_LOOPS"), 1, 16) ?? DefaultWriterLoops,
             Webhook = LoadWebhook(file, Value),
             IgnoredKeys = [.. IgnoredSettings.Where(setting => Value(setting.Key, setting.Env) is not null)
                 .Select(setting => setting.Key)],

@@ -25,39 +25,91 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 {
     private const int ConflictAttemptsMax = 5;
 
-    private readonly Channel<WriteUnit> _channel = Channel.CreateBounded<WriteUnit>(
+    private readonly Channel<WriteUnit> _requests = Channel.CreateBounded<WriteUnit>(
+        new BoundedChannelOptions(options.QueueSize) { FullMode = BoundedChannelFullMode.Wait });
+
+    private readonly Channel<WriteUnit> _background = Channel.CreateBounded<WriteUnit>(
         new BoundedChannelOptions(options.QueueSize) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
+    // The first loop's pending waits on both channels (only that loop takes background units).
+    private Task<bool>? _requestsWait;
+    private Task<bool>? _backgroundWait;
+
     /// <summary>Offers a unit from a request; false when the queue is full (the caller answers 503).</summary>
-    public bool TrySubmit(WriteUnit unit) => _channel.Writer.TryWrite(unit);
+    public bool TrySubmit(WriteUnit unit) => _requests.Writer.TryWrite(unit);
 
-    /// <summary>Submits a unit from background work, waiting for room instead of refusing.</summary>
+    /// <summary>
+    /// Submits a unit from background work (queued transactions, inflight actions), waiting for room instead of
+    /// refusing. Background units are applied by one loop, in the order submitted.
+    /// </summary>
     public ValueTask SubmitAsync(WriteUnit unit, CancellationToken cancellationToken) =>
-        _channel.Writer.WriteAsync(unit, cancellationToken);
+        _background.Writer.WriteAsync(unit, cancellationToken);
 
+    /// <remarks>
+    /// Several loops (PostgreSQL) overlap one batch's round trips and commit with the next batch's work; they
+    /// are as safe together as several server processes are (row locks in id order, unique references, retry).
+    /// </remarks>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<WriteUnit>();
-        var reader = _channel.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(stoppingToken))
-            {
-                batch.Clear();
-                // A unit is never split across batches, so a large atomic unit may make a batch larger.
-                var operations = 0;
-                while (operations < options.BatchSize && reader.TryRead(out var unit))
-                {
-                    batch.Add(unit);
-                    operations += unit.Operations.Count;
-                }
-                await RunBatchAsync(batch, CancellationToken.None);
-            }
+            await Task.WhenAll(Enumerable.Range(0, options.Loops)
+                .Select(loop => RunLoopAsync(takesBackground: loop == 0, stoppingToken)));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             FailWaiting();
         }
+    }
+
+    private async Task RunLoopAsync(bool takesBackground, CancellationToken stoppingToken)
+    {
+        var batch = new List<WriteUnit>();
+        while (await WaitForWorkAsync(takesBackground, stoppingToken))
+        {
+            batch.Clear();
+            // Requests first: an accept should not wait behind queued work being applied.
+            var operations = Drain(_requests.Reader, batch, 0);
+            if (takesBackground)
+            {
+                Drain(_background.Reader, batch, operations);
+            }
+            if (batch.Count > 0)
+            {
+                await RunBatchAsync(batch, CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>Takes units until the batch holds the batch size in operations; a unit is never split.</summary>
+    private int Drain(ChannelReader<WriteUnit> reader, List<WriteUnit> batch, int operations)
+    {
+        while (operations < options.BatchSize && reader.TryRead(out var unit))
+        {
+            batch.Add(unit);
+            operations += unit.Operations.Count;
+        }
+        return operations;
+    }
+
+    private async Task<bool> WaitForWorkAsync(bool takesBackground, CancellationToken stoppingToken)
+    {
+        if (!takesBackground)
+        {
+            return await _requests.Reader.WaitToReadAsync(stoppingToken);
+        }
+        if (_requests.Reader.TryPeek(out _) || _background.Reader.TryPeek(out _))
+        {
+            return true;
+        }
+        // A wait that has not fired yet is reused, so idle rounds never pile up waiters on a channel.
+        _requestsWait = _requestsWait is { IsCompleted: false } ? _requestsWait
+            : _requests.Reader.WaitToReadAsync(stoppingToken).AsTask();
+        _backgroundWait = _backgroundWait is { IsCompleted: false } ? _backgroundWait
+            : _background.Reader.WaitToReadAsync(stoppingToken).AsTask();
+        await Task.WhenAny(_requestsWait, _backgroundWait);
+        stoppingToken.ThrowIfCancellationRequested();
+        return true;
     }
 
     private async Task RunBatchAsync(List<WriteUnit> batch, CancellationToken cancellationToken)
@@ -169,16 +221,22 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 
     private void FailWaiting()
     {
-        _channel.Writer.TryComplete();
-        while (_channel.Reader.TryRead(out var unit))
+        foreach (var channel in new[] { _requests, _background })
         {
-            unit.Fail(new OperationCanceledException("the server is shutting down"));
+            channel.Writer.TryComplete();
+            while (channel.Reader.TryRead(out var unit))
+            {
+                unit.Fail(new OperationCanceledException("the server is shutting down"));
+            }
         }
     }
 }
 
-/// <summary>Writer limits: the items of one database transaction and the bounded queue in front of it.</summary>
-public sealed record WriterOptions(int BatchSize, int QueueSize);
+/// <summary>
+/// Writer limits: the items of one database transaction, the bounded queue in front of the writer, and how many
+/// batches may be in flight at once (1 on SQLite, whose single write lock serialises them anyway).
+/// </summary>
+public sealed record WriterOptions(int BatchSize, int QueueSize, int Loops = 1);
 
 /// <summary>Wakes the queue processor when queued work was committed in this process.</summary>
 public sealed class QueueSignal : IDisposable

@@ -15,6 +15,9 @@ public sealed class HookRegistry(ILedgerStore store, ILogger<HookRegistry> logge
     /// <summary>True when any hook is active: the writer's cheap check before building hook calls.</summary>
     public bool Any => _active.Count > 0;
 
+    /// <summary>The longest timeout of any registered hook (zero when there are none).</summary>
+    public TimeSpan LongestTimeout { get; private set; }
+
     /// <summary>A hook by id, active or not; null when it was deleted.</summary>
     public Hook? Find(string hookId) => _byId.GetValueOrDefault(hookId);
 
@@ -23,5 +26,6 @@ public sealed class HookRegistry(ILedgerStore store, ILogger<HookRegistry> logge
         var hooks = await store.ListHooksAsync(null, cancellationToken);
         _byId = hooks.ToDictionary(hook => hook.HookId, StringComparer.Ordinal);
         _active = [.. hooks.Where(hook => hook.Active)];
+        LongestTimeout = TimeSpan.FromSeconds(hooks.Select(hook => hook.TimeoutSeconds).DefaultIfEmpty(0).Max());
     }
 }

@@ -33,8 +33,12 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
 
     private WebhookSettings Settings => configuration.Webhook;
 
-    /// <summary>A lease outlives the longest call (a hook may wait up to its own timeout).</summary>
-    private TimeSpan Lease => TimeSpan.FromSeconds(Math.Max(Settings.Timeout.TotalSeconds, HookDefaults.TimeoutMaxSeconds) + 60);
+    /// <summary>
+    /// A lease outlives the longest call (a hook waits up to its own timeout) and no more: after a crash, the
+    /// deliveries the dead process held are retried once their lease runs out.
+    /// </summary>
+    private TimeSpan Lease => (Settings.Timeout > hooks.LongestTimeout ? Settings.Timeout : hooks.LongestTimeout)
+        + TimeSpan.FromSeconds(15);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
