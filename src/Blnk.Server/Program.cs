@@ -94,6 +94,7 @@ app.MapInflightEndpoints();
 app.MapRefundEndpoints();
 app.MapBulkEndpoints();
 app.MapHistoryAndMetadataEndpoints();
+app.MapMonitorEndpoints();
 app.MapFallback(() => Results.Text("404 page not found", "text/plain", statusCode: 404));
 await app.RunAsync();
 await store.DisposeAsync();

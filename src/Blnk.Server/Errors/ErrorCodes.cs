@@ -30,4 +30,5 @@ public static class ErrorCodes
     public const string BulkEmpty = "TXN_BULK_EMPTY";
     public const string BulkLimitExceeded = "TXN_BULK_LIMIT_EXCEEDED";
     public const string InvalidDistribution = "TXN_INVALID_DISTRIBUTION";
+    public const string MonitorNotFound = "BAL_MONITOR_NOT_FOUND";
 }
