@@ -31,4 +31,6 @@ public static class ErrorCodes
     public const string BulkLimitExceeded = "TXN_BULK_LIMIT_EXCEEDED";
     public const string InvalidDistribution = "TXN_INVALID_DISTRIBUTION";
     public const string MonitorNotFound = "BAL_MONITOR_NOT_FOUND";
+    public const string HookInvalid = "HOOK_INVALID";
+    public const string HookNotFound = "HOOK_NOT_FOUND";
 }
