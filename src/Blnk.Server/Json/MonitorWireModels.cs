@@ -7,7 +7,9 @@ namespace Blnk.Server.Json;
 public sealed class MonitorConditionWire
 {
     public double Value { get; init; }
-    public double Precision { get; init; }
+
+    /// <summary>A whole number (validation sees to it), so shown in plain digits as a transaction's is.</summary>
+    public BigInteger Precision { get; init; }
     public BigInteger PreciseValue { get; init; }
     public required string Field { get; init; }
     public required string Operator { get; init; }

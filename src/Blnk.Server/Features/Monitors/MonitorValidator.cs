@@ -23,6 +23,7 @@ public sealed record ValidMonitor(string BalanceId, MonitorCondition Condition, 
 public static class MonitorValidator
 {
     private const string Blank = "cannot be blank";
+    private const string FiniteNumber = "must be a finite number";
 
     public static (ValidMonitor? Value, string? Error) Validate(MonitorRequest request)
     {
@@ -94,11 +95,17 @@ public static class MonitorValidator
         }
         if (!Precision.TryNormalize(request.Precision, out var precision))
         {
-            errors["precision"] = request.Precision < 0 ? "must be no less than 0" : "must be a whole number";
+            errors["precision"] = PrecisionProblem(request.Precision!.Value);
         }
         if (request.Value is not { } value)
         {
             errors["value"] = Blank;
+            return null;
+        }
+        // The JSON parser reads 1e400 as infinity; Go's refuses it.
+        if (!double.IsFinite(value))
+        {
+            errors["value"] = FiniteNumber;
             return null;
         }
         if (Precision.ShortestDecimal(value).SignificantDigits() > Precision.AmountSignificantDigitsMax)
@@ -118,6 +125,11 @@ public static class MonitorValidator
         }
         return new MonitorCondition(request.Field!, request.Operator!, value, (double)precision, preciseValue);
     }
+
+    private static string PrecisionProblem(double precision) =>
+        !double.IsFinite(precision) ? FiniteNumber
+        : precision < 0 ? "must be no less than 0"
+        : "must be a whole number";
 
     private static string Join(SortedDictionary<string, string> errors) =>
         string.Join("; ", errors.Select(error => $"{error.Key}: {error.Value}")) + ".";
