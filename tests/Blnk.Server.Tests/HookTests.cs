@@ -109,7 +109,8 @@ public sealed class HookTests(ServerFixture fixture) : IClassFixture<ServerFixtu
         {
             var response = await api.PostAsync("hooks", body);
 
-            Assert.True(response.Status == HttpStatusCode.BadRequest, $"{JsonSerializer.Serialize(body)}: {response.Text}");
+            Assert.True(response.Status == HttpStatusCode.BadRequest,
+                $"{JsonSerializer.Serialize(body)}: {response.Text}");
             AssertHookError(response, "INVALID_INPUT", "HOOK_INVALID", message);
         }
     }
@@ -289,14 +290,15 @@ public sealed class HookTests(ServerFixture fixture) : IClassFixture<ServerFixtu
         var deactivated = await api.PutAsync($"hooks/{id}", new { url = HookUrl, type = "POST_TRANSACTION" });
         Assert.Equal(HttpStatusCode.OK, deactivated.Status);
         await FundThenExpectAsync(1);
-        var activated = await api.PutAsync($"hooks/{id}", new { url = HookUrl, type = "PRE_TRANSACTION", active = true });
+        var activated = await api.PutAsync($"hooks/{id}",
+            new { url = HookUrl, type = "PRE_TRANSACTION", active = true });
         Assert.Equal(HttpStatusCode.OK, activated.Status);
         await FundThenExpectAsync(2);
         Assert.Equal(HttpStatusCode.OK, (await api.SendAsync(HttpMethod.Delete, $"hooks/{id}", null)).Status);
         await FundThenExpectAsync(2);
     }
 
-    /// <summary>Blnk's hook error body: legacy code, message and details at the top, <c>error_detail</c> beside them.</summary>
+    /// <summary>Blnk's hook error body: legacy code, message and details on top, <c>error_detail</c> beside.</summary>
     private static void AssertHookError(ApiResponse response, string legacyCode, string code, string message)
     {
         Assert.Equal(legacyCode, response.Body.GetProperty("code").GetString());

@@ -123,8 +123,10 @@ public sealed class MonitorTests(ServerFixture fixture) : IClassFixture<ServerFi
                 "condition: (field: cannot be blank; operator: cannot be blank; value: cannot be blank.)."),
             (Body(balance, new { field = "available", @operator = ">", value = 1 }),
                 "condition: (field: must be a valid value.)."),
-            (Body(balance, new { field = "balance", @operator = "==", value = 1 }), $"condition: (operator: {operators}.)."),
-            (Body(balance, new { field = "balance", @operator = "=>", value = 1 }), $"condition: (operator: {operators}.)."),
+            (Body(balance, new { field = "balance", @operator = "==", value = 1 }),
+                $"condition: (operator: {operators}.)."),
+            (Body(balance, new { field = "balance", @operator = "=>", value = 1 }),
+                $"condition: (operator: {operators}.)."),
             (Body(balance, new { field = "balance", @operator = ">", value = 1, precision = -1 }),
                 "condition: (precision: must be no less than 0.)."),
             (Body(balance, new { field = "balance", @operator = ">", value = 1, precision = 2.5 }),
@@ -166,7 +168,8 @@ public sealed class MonitorTests(ServerFixture fixture) : IClassFixture<ServerFi
     {
         var api = await fixture.ApiAsync(dialect);
 
-        var unknown = await api.PostAsync("balance-monitors", new { balance_id = "bln_missing", condition = Condition() });
+        var unknown = await api.PostAsync("balance-monitors",
+            new { balance_id = "bln_missing", condition = Condition() });
         Assert.Equal(HttpStatusCode.BadRequest, unknown.Status);
         Assert.Equal("GEN_BAD_REQUEST", unknown.ErrorCode);
         Assert.Equal("Invalid balance ID", unknown.Body.GetProperty("error").GetString());
@@ -259,18 +262,21 @@ public sealed class MonitorTests(ServerFixture fixture) : IClassFixture<ServerFi
         var balance = await api.CreateBalanceAsync();
         var id = await CreateAsync(api, balance);
 
-        var missing = await api.PutAsync("balance-monitors/mon_missing", new { balance_id = balance, condition = Condition() });
+        var missing = await api.PutAsync("balance-monitors/mon_missing",
+            new { balance_id = balance, condition = Condition() });
         Assert.Equal(HttpStatusCode.NotFound, missing.Status);
         Assert.Equal("BAL_MONITOR_NOT_FOUND", missing.ErrorCode);
         Assert.Equal("Monitor with ID 'mon_missing' not found", missing.Body.GetProperty("error").GetString());
 
-        var invalid = await api.PutAsync($"balance-monitors/{id}", Body(balance, new { field = "balance", @operator = "~" }));
+        var invalid = await api.PutAsync($"balance-monitors/{id}",
+            Body(balance, new { field = "balance", @operator = "~" }));
         Assert.Equal(HttpStatusCode.BadRequest, invalid.Status);
         Assert.Equal("GEN_VALIDATION_ERROR", invalid.ErrorCode);
         Assert.Equal("condition: (operator: must be one of >, <, >=, <=, =, !=; value: cannot be blank.).",
             invalid.Body.GetProperty("error").GetString());
 
-        var unknownBalance = await api.PutAsync($"balance-monitors/{id}", new { balance_id = "bln_missing", condition = Condition() });
+        var unknownBalance = await api.PutAsync($"balance-monitors/{id}",
+            new { balance_id = "bln_missing", condition = Condition() });
         Assert.Equal(HttpStatusCode.BadRequest, unknownBalance.Status);
         Assert.Equal("GEN_BAD_REQUEST", unknownBalance.ErrorCode);
         Assert.Equal("Invalid balance ID", unknownBalance.ErrorMessage);
@@ -336,7 +342,8 @@ public sealed class MonitorTests(ServerFixture fixture) : IClassFixture<ServerFi
         Assert.Equal(HttpStatusCode.OK, moved.Status);
         await FundThenExpectAsync(98, 3, 1);    // 1299: below the new threshold of 1300.
         await FundThenExpectAsync(1, 4, 2);     // 1300: the updated edge monitor fires.
-        Assert.Equal(HttpStatusCode.OK, (await api.SendAsync(HttpMethod.Delete, $"balance-monitors/{level}", null)).Status);
+        var deleted = await api.SendAsync(HttpMethod.Delete, $"balance-monitors/{level}", null);
+        Assert.Equal(HttpStatusCode.OK, deleted.Status);
         await FundThenExpectAsync(1, 4, 2);     // 1301: the deleted monitor is gone.
     }
 
@@ -360,7 +367,8 @@ public sealed class MonitorTests(ServerFixture fixture) : IClassFixture<ServerFi
 
     /// <summary>A body whose condition holds numbers no C# value serializes to (such as 1e400).</summary>
     private static string Raw(string balanceId, string numbers) =>
-        $"{{\"balance_id\": \"{balanceId}\", \"condition\": {{\"field\": \"balance\", \"operator\": \">\", {numbers}}}}}";
+        $"{{\"balance_id\": \"{balanceId}\", " +
+        $"\"condition\": {{\"field\": \"balance\", \"operator\": \">\", {numbers}}}}}";
 
     private static List<string> Ids(ApiResponse response) =>
         [.. response.Body.EnumerateArray().Select(monitor => monitor.GetProperty("monitor_id").GetString()!)];

@@ -10,7 +10,7 @@ namespace Blnk.Server.Tests;
 /// </summary>
 public static class OutboxProbe
 {
-    /// <summary>Rows for one monitor's <c>call_back_url</c> (target <c>callback</c>, keyed by the monitor id).</summary>
+    /// <summary>Rows for one monitor's <c>call_back_url</c> (target <c>callback</c>, keyed by monitor id).</summary>
     public static Task<long> MonitorCallbacksAsync(string dataSource, string monitorId) =>
         CountAsync(dataSource, "target = 'callback' AND event = 'balance.monitor' AND entity_key = @value", monitorId);
 

@@ -135,8 +135,10 @@ public sealed class MonitorAndHookConformanceTests
         await Assert.ThrowsAnyAsync<DbException>(() => store.InsertMonitorAsync(
             valid with { Condition = valid.Condition with { Operator = "==" } }, Ct));
         await Assert.ThrowsAnyAsync<DbException>(() => store.InsertMonitorAsync(
-            valid with { MonitorId = "mon_" + Guid.NewGuid(), Condition = valid.Condition with { Field = "available" } },
-            Ct));
+            valid with
+            {
+                MonitorId = "mon_" + Guid.NewGuid(), Condition = valid.Condition with { Field = "available" },
+            }, Ct));
         await Assert.ThrowsAnyAsync<DbException>(() => store.InsertMonitorAsync(
             valid with { MonitorId = "mon_" + Guid.NewGuid(), Trigger = "sometimes" }, Ct));
         Assert.Empty(await store.ListMonitorsAsync(null, Ct));

@@ -16,7 +16,7 @@ public sealed class HookRequest
     public int RetryCount { get; set; }
 }
 
-/// <summary>A hook exactly as Blnk shows it; <c>timeout</c> is in seconds, an unset <c>last_run</c> is Go's zero time.</summary>
+/// <summary>A hook as Blnk shows it: <c>timeout</c> in seconds, an unset <c>last_run</c> as Go's zero time.</summary>
 public sealed class HookResponse
 {
     public required string Id { get; init; }

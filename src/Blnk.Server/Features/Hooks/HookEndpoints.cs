@@ -53,7 +53,7 @@ public static class HookEndpoints
         return TypedResults.Json(ToWire(hook), Wire.Hooks.HookResponse, statusCode: 201);
     }
 
-    /// <summary>Replaces name, url, type, active, timeout and retry count; keeps id, created_at and the last run.</summary>
+    /// <summary>Replaces name, url, type, active, timeout, retry count; keeps id, created_at, the last run.</summary>
     private static async Task<IResult> UpdateAsync(string id, HttpContext context, ILedgerStore store,
         HookRegistry registry)
     {
@@ -90,7 +90,7 @@ public static class HookEndpoints
         return hook is null ? NotFound() : TypedResults.Json(ToWire(hook), Wire.Hooks.HookResponse);
     }
 
-    /// <summary>Every hook, or those of <c>?type=</c>; an unknown type is refused rather than matching nothing.</summary>
+    /// <summary>Every hook, or those of <c>?type=</c>; an unknown type is refused, not matched by nothing.</summary>
     private static async Task<IResult> ListAsync(HttpRequest request, ILedgerStore store,
         CancellationToken cancellationToken)
     {
