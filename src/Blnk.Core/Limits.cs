@@ -20,4 +20,7 @@ public static class Limits
 
     /// <summary>The smallest precise amount that is too large.</summary>
     public static readonly BigInteger PreciseAmountExclusiveMax = BigInteger.Pow(10, PreciseAmountDigitsMax);
+
+    /// <summary>Characters in a URL the server calls (a monitor's <c>call_back_url</c>, a hook's <c>url</c>).</summary>
+    public const int UrlLengthMax = 2048;
 }

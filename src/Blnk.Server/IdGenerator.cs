@@ -9,6 +9,8 @@ public sealed class IdGenerator
     public const string ActionPrefix = "act";
     public const string BulkPrefix = "bulk";
     public const string ReferencePrefix = "ref";
+    public const string MonitorPrefix = "mon";
+    public const string HookPrefix = "hook";
 
     public string New(string prefix) => $"{prefix}_{Guid.NewGuid()}";
 }

@@ -98,6 +98,8 @@ app.MapRefundEndpoints();
 app.MapBulkEndpoints();
 app.MapHistoryAndMetadataEndpoints();
 app.MapIdentityEndpoints();
+app.MapMonitorEndpoints();
+app.MapHookEndpoints();
 app.MapFallback(() => Results.Text("404 page not found", "text/plain", statusCode: 404));
 await app.RunAsync();
 await store.DisposeAsync();

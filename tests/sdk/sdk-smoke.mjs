@@ -505,4 +505,107 @@ const spare = expectStatus(await Identity.create({ identity_type: 'organization'
 const spareDeleted = expectStatus(await Identity.delete(spare.identity_id), 200, 'Identity.delete');
 expectField(spareDeleted, 'message', 'Identity deleted successfully', 'Identity.delete');
 
+// ---------------------------------------------------------------------------------------------------------------
+// Balance monitors and transaction hooks (hooks are master-key only; without secure mode they work as for it).
+
+const { BalanceMonitor, Hooks } = blnk;
+
+/** Checks an SDK error response: the HTTP status and error_detail.code. */
+function expectError(response, status, code, what) {
+  console.log(`  ${what}: HTTP ${response.status} ${show(response.data)}`);
+  check(response.status === status, `${what}: expected HTTP ${status}, got ${response.status} ${show(response.data)}`);
+  check(
+    response.error && response.error.code === code,
+    `${what}: expected error code ${code}, got ${show(response.error)} from body ${show(response.data)}`,
+  );
+}
+
+step('BalanceMonitor.create + get + list: balance of C below 10.50 USD');
+const monitor = expectStatus(
+  await BalanceMonitor.create({
+    balance_id: C,
+    condition: { field: 'balance', operator: '<', value: 10.5, precision: 100 },
+    description: 'C runs low',
+  }),
+  201,
+  'BalanceMonitor.create',
+);
+expectPrefixedId(monitor, 'monitor_id', 'mon_', 'BalanceMonitor.create');
+expectField(monitor, 'balance_id', C, 'BalanceMonitor.create');
+expectMoney(monitor.condition, 'precise_value', 1050, 'BalanceMonitor.create');
+const monitorGot = expectStatus(await BalanceMonitor.get(monitor.monitor_id), 200, 'BalanceMonitor.get');
+expectField(monitorGot, 'description', 'C runs low', 'BalanceMonitor.get');
+expectField(monitorGot, 'created_at', monitor.created_at, 'BalanceMonitor.get');
+const monitors = expectStatus(await BalanceMonitor.list(), 200, 'BalanceMonitor.list');
+check(
+  Array.isArray(monitors) && monitors.some(listed => listed.monitor_id === monitor.monitor_id),
+  `BalanceMonitor.list: ${monitor.monitor_id} missing from ${show(monitors)}`,
+);
+
+step('BalanceMonitor.update (value 0 is allowed, precise_value recomputed) + delete');
+const monitorUpdated = expectStatus(
+  await BalanceMonitor.update(monitor.monitor_id, {
+    balance_id: C,
+    condition: { field: 'balance', operator: '>=', value: 0, precision: 100 },
+    description: 'C is not negative',
+  }),
+  200,
+  'BalanceMonitor.update',
+);
+expectField(monitorUpdated, 'message', 'BalanceMonitor updated successfully', 'BalanceMonitor.update');
+const monitorAfterUpdate = expectStatus(await BalanceMonitor.get(monitor.monitor_id), 200, 'BalanceMonitor.get');
+expectField(monitorAfterUpdate.condition, 'operator', '>=', 'BalanceMonitor.get after update');
+expectMoney(monitorAfterUpdate.condition, 'precise_value', 0, 'BalanceMonitor.get after update');
+expectField(monitorAfterUpdate, 'created_at', monitor.created_at, 'BalanceMonitor.get after update');
+const monitorDeleted = expectStatus(await BalanceMonitor.delete(monitor.monitor_id), 200, 'BalanceMonitor.delete');
+expectField(monitorDeleted, 'message', 'BalanceMonitor deleted successfully', 'BalanceMonitor.delete');
+expectError(await BalanceMonitor.get(monitor.monitor_id), 404, 'BAL_MONITOR_NOT_FOUND', 'BalanceMonitor.get deleted');
+
+step('Hooks.create + get + list by type');
+// An inactive hook on the discard port: registered, never called.
+const hook = expectStatus(
+  await Hooks.create({
+    name: 'sdk smoke',
+    url: 'http://127.0.0.1:9/hook',
+    type: 'POST_TRANSACTION',
+    active: false,
+    timeout: 5,
+    retry_count: 2,
+  }),
+  201,
+  'Hooks.create',
+);
+expectPrefixedId(hook, 'id', 'hook_', 'Hooks.create');
+expectField(hook, 'type', 'POST_TRANSACTION', 'Hooks.create');
+expectField(hook, 'timeout', 5, 'Hooks.create');
+expectField(hook, 'retry_count', 2, 'Hooks.create');
+expectField(hook, 'last_run', '0001-01-01T00:00:00Z', 'Hooks.create');
+const hookGot = expectStatus(await Hooks.get(hook.id), 200, 'Hooks.get');
+expectField(hookGot, 'name', 'sdk smoke', 'Hooks.get');
+const postHooks = expectStatus(await Hooks.list({ type: 'POST_TRANSACTION' }), 200, 'Hooks.list POST');
+check(postHooks.some(listed => listed.id === hook.id), `Hooks.list POST: ${hook.id} missing from ${show(postHooks)}`);
+const preHooks = expectStatus(await Hooks.list({ type: 'PRE_TRANSACTION' }), 200, 'Hooks.list PRE');
+check(!preHooks.some(listed => listed.id === hook.id), `Hooks.list PRE: ${hook.id} listed in ${show(preHooks)}`);
+
+step('Hooks.update (retry_count capped at 10) + delete');
+const hookUpdated = expectStatus(
+  await Hooks.update(hook.id, {
+    name: 'sdk smoke pre',
+    url: 'http://127.0.0.1:9/hook',
+    type: 'PRE_TRANSACTION',
+    active: false,
+    timeout: 10,
+    retry_count: 50,
+  }),
+  200,
+  'Hooks.update',
+);
+expectField(hookUpdated, 'id', hook.id, 'Hooks.update');
+expectField(hookUpdated, 'type', 'PRE_TRANSACTION', 'Hooks.update');
+expectField(hookUpdated, 'retry_count', 10, 'Hooks.update');
+expectField(hookUpdated, 'created_at', hook.created_at, 'Hooks.update');
+const hookDeleted = expectStatus(await Hooks.delete(hook.id), 200, 'Hooks.delete');
+expectField(hookDeleted, 'message', 'hook deleted successfully', 'Hooks.delete');
+expectError(await Hooks.get(hook.id), 404, 'HOOK_NOT_FOUND', 'Hooks.get deleted');
+
 console.log('SDK smoke: all checks passed');

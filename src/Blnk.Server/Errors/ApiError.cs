@@ -12,6 +12,12 @@ public sealed record ApiError(string Code, string Message, JsonNode? Details = n
     /// <summary>Bulk failures also carry the batch id at the top level, as Blnk's do.</summary>
     public string? BatchId { get; init; }
 
+    /// <summary>
+    /// Hook endpoints' legacy shape: top-level <c>code</c> (Blnk's legacy code, e.g. <c>INVALID_INPUT</c>),
+    /// <c>message</c> and <c>details</c> instead of <c>error</c> (contract §2.3).
+    /// </summary>
+    public string? HookLegacyCode { get; init; }
+
     public int Status => ErrorCatalog.StatusOf(Code);
 
     public static ApiError Validation(string code, string message) => new(code, message, PluralLegacyKey: true);

@@ -32,4 +32,7 @@ public static class ErrorCodes
     public const string InvalidDistribution = "TXN_INVALID_DISTRIBUTION";
     public const string IdentityValidation = "IDT_VALIDATION_ERROR";
     public const string IdentityNotFound = "IDT_NOT_FOUND";
+    public const string MonitorNotFound = "BAL_MONITOR_NOT_FOUND";
+    public const string HookInvalid = "HOOK_INVALID";
+    public const string HookNotFound = "HOOK_NOT_FOUND";
 }

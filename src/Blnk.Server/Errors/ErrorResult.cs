@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Blnk.Server.Errors;
 
@@ -16,7 +17,14 @@ public sealed class ErrorResult(ApiError error) : IResult
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         });
         writer.WriteStartObject();
-        writer.WriteString(error.PluralLegacyKey ? "errors" : "error", error.Message);
+        if (error.HookLegacyCode is not null)
+        {
+            WriteHookLegacyFields(writer);
+        }
+        else
+        {
+            writer.WriteString(error.PluralLegacyKey ? "errors" : "error", error.Message);
+        }
         if (error.BatchId is not null)
         {
             writer.WriteString("batch_id", error.BatchId);
@@ -32,5 +40,13 @@ public sealed class ErrorResult(ApiError error) : IResult
         writer.WriteEndObject();
         writer.WriteEndObject();
         await writer.FlushAsync(httpContext.RequestAborted);
+    }
+
+    private void WriteHookLegacyFields(Utf8JsonWriter writer)
+    {
+        writer.WriteString("code", error.HookLegacyCode);
+        writer.WriteString("message", error.Message);
+        writer.WritePropertyName("details");
+        (error.Details ?? new JsonObject()).WriteTo(writer);
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Text.Json.Nodes;
 using Blnk.Core.Balances;
 using Blnk.Core.Identities;
@@ -114,7 +115,7 @@ public static class WireMapping
             Field = monitor.Condition.Field,
             Operator = monitor.Condition.Operator,
             Value = monitor.Condition.Value,
-            Precision = monitor.Condition.Precision,
+            Precision = new BigInteger(monitor.Condition.Precision),
             PreciseValue = monitor.Condition.PreciseValue,
         },
     };
