@@ -28,7 +28,7 @@ public static class MonitorEvaluation
             "<" => comparison < 0,
             ">=" => comparison >= 0,
             "<=" => comparison <= 0,
-            "=" or "==" => comparison == 0,
+            "=" => comparison == 0,
             "!=" => comparison != 0,
             _ => false,
         };

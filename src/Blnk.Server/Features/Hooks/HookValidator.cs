@@ -13,14 +13,11 @@ public sealed record ValidHook(string Name, string Url, string Type, bool Active
 /// </summary>
 /// <remarks>
 /// Beyond Blnk, the URL must be an absolute http(s) URL: the server calls it, and a relative or mistyped URL
-/// could never succeed.
+/// could never succeed; and a timeout above 300 s is cut to 300 s, so one slow hook cannot hold its delivery
+/// (and, after a crash, its retry) for longer.
 /// </remarks>
 public static class HookValidator
 {
-    public const int TimeoutSecondsDefault = 30;
-    public const int RetryCountDefault = 3;
-    public const int RetryCountMax = 10;
-
     public static readonly IReadOnlyList<string> Types = [HookType.PreTransaction, HookType.PostTransaction];
 
     /// <summary>The hook, or the first reason it is refused (Blnk's texts).</summary>
@@ -38,8 +35,12 @@ public static class HookValidator
         {
             return (null, $"invalid hook type: {request.Type}");
         }
-        var timeoutSeconds = request.Timeout <= 0 ? TimeoutSecondsDefault : request.Timeout;
-        var retryCount = request.RetryCount < 0 ? RetryCountDefault : Math.Min(request.RetryCount, RetryCountMax);
+        var timeoutSeconds = request.Timeout <= 0
+            ? HookDefaults.TimeoutSeconds
+            : Math.Min(request.Timeout, HookDefaults.TimeoutMaxSeconds);
+        var retryCount = request.RetryCount < 0
+            ? HookDefaults.RetryCount
+            : Math.Min(request.RetryCount, HookDefaults.RetryCountMax);
         return (new ValidHook(request.Name ?? "", request.Url, request.Type!, request.Active, timeoutSeconds,
             retryCount), null);
     }
