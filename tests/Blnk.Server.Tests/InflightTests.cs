@@ -130,6 +130,9 @@ public sealed class InflightTests(ServerFixture fixture) : IClassFixture<ServerF
                 HttpStatusCode.BadRequest, "TXN_INVALID_AMOUNT", "precise_amount must be positive");
             AssertError(await api.InflightAsync(holdId, new { status = "commit", amount = -1, skip_queue = skipQueue }),
                 HttpStatusCode.BadRequest, "TXN_INVALID_AMOUNT", "commit amount cannot be negative");
+            AssertError(await api.SendAsync(HttpMethod.Put, $"transactions/inflight/{holdId}",
+                    $$"""{"status": "commit", "amount": 1e400, "skip_queue": {{(skipQueue ? "true" : "false")}}}"""),
+                HttpStatusCode.BadRequest, "TXN_INVALID_AMOUNT", "commit amount must be a finite number");
             AssertError(await api.InflightAsync(unknown, new { status = "commit", skip_queue = skipQueue }),
                 HttpStatusCode.BadRequest, "TXN_NOT_INFLIGHT", "no transaction to commit");
             AssertError(await api.InflightAsync(unknown, new { status = "void", skip_queue = skipQueue }),

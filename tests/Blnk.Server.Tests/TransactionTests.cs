@@ -227,6 +227,12 @@ public sealed class TransactionTests(ServerFixture fixture) : IClassFixture<Serv
         });
         Assert.Contains("more than 15 significant digits", digits.ErrorMessage, StringComparison.Ordinal);
 
+        var infinite = await api.SendAsync(HttpMethod.Post, "transactions", """
+            {"amount": 1e400, "currency": "USD", "reference": "x", "description": "d", "source": "@a", "destination": "@b"}
+            """);
+        Assert.Equal(HttpStatusCode.BadRequest, infinite.Status);
+        Assert.Equal("amount: amount must be a finite number.", infinite.ErrorMessage);
+
         var precision = await api.PostAsync("transactions", new
         {
             amount = 1, precision = 2.5, currency = "USD", reference = "x", description = "d", source = "@a", destination = "@b",

@@ -150,6 +150,10 @@ public sealed class InflightService(ILedgerStore store, LedgerWriter writer, Que
         {
             return (null, null);
         }
+        if (!double.IsFinite(major))
+        {
+            return (null, new ApiError(ErrorCodes.InvalidAmount, "commit amount must be a finite number"));
+        }
         return major < 0
             ? (null, new ApiError(ErrorCodes.InvalidAmount, "commit amount cannot be negative"))
             : (Precision.ToPreciseAmount(major, precision), null);

@@ -118,7 +118,11 @@ public static class TransactionValidator
         }
         else if (request.Amount is { } amount)
         {
-            if (amount < 0)
+            if (!double.IsFinite(amount))
+            {
+                errors["amount"] = "amount must be a finite number";
+            }
+            else if (amount < 0)
             {
                 errors["amount"] = "amount cannot be negative";
             }
