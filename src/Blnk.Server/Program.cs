@@ -67,6 +67,8 @@ builder.Services.AddSingleton<MonitorRegistry>();
 builder.Services.AddHostedService(services => services.GetRequiredService<MonitorRegistry>());
 builder.Services.AddSingleton<HookRegistry>();
 builder.Services.AddHostedService(services => services.GetRequiredService<HookRegistry>());
+builder.Services.AddSingleton<BalanceReader>();
+builder.Services.AddHostedService(services => services.GetRequiredService<BalanceReader>());
 builder.Services.AddSingleton<EventOutbox>();
 builder.Services.AddHostedService<WebhookDispatcher>();
 builder.Services.AddSingleton<LedgerWriter>();

@@ -73,6 +73,10 @@ public partial interface ILedgerStore : IAsyncDisposable
 
     Task<Balance?> GetBalanceAsync(string balanceId, CancellationToken cancellationToken);
 
+    /// <summary>The balances that exist among <paramref name="balanceIds"/>, by id, in one query.</summary>
+    Task<Dictionary<string, Balance>> GetBalancesAsync(IReadOnlyCollection<string> balanceIds,
+        CancellationToken cancellationToken);
+
     Task<Balance?> GetBalanceByIndicatorAsync(string indicator, string currency, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<Balance>> ListBalancesAsync(int limit, int offset, CancellationToken cancellationToken);

@@ -155,6 +155,23 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         return balances.Count > 0 ? balances[0] : null;
     }
 
+    public async Task<Dictionary<string, Balance>> GetBalancesAsync(IReadOnlyCollection<string> balanceIds,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var membership = dialect.AddInList(command, "ids", balanceIds);
+        command.CommandText = $"SELECT {BalanceColumns} FROM balances WHERE balance_id {membership}";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var balances = new Dictionary<string, Balance>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var balance = ReadBalance(reader);
+            balances[balance.BalanceId] = balance;
+        }
+        return balances;
+    }
+
     public async Task<Balance?> GetBalanceByIndicatorAsync(string indicator, string currency,
         CancellationToken cancellationToken)
     {

@@ -201,6 +201,20 @@ public sealed class LedgerStoreConformanceTests
 
     [Theory]
     [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task GetBalances_returns_the_existing_ones_of_many_ids_in_one_call(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        await store.InsertBalanceAsync(NewBalance(balanceId: "bln_a"), Ct);
+        await store.InsertBalanceAsync(NewBalance(balanceId: "bln_b"), Ct);
+
+        var found = await store.GetBalancesAsync(["bln_a", "bln_missing", "bln_b"], Ct);
+
+        Assert.Equal(["bln_a", "bln_b"], found.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("bln_b", found["bln_b"].BalanceId);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
     public async Task EnsureIndicatorBalance_called_concurrently_creates_exactly_one_balance(string dialect)
     {
         await using var store = await TestStores.CreateAsync(dialect);

@@ -112,9 +112,9 @@ public static partial class BalanceEndpoints
     }
 
     private static async Task<IResult> GetAsync(string id, HttpRequest request, ILedgerStore store,
-        CancellationToken cancellationToken)
+        BalanceReader reader, CancellationToken cancellationToken)
     {
-        var balance = await store.GetBalanceAsync(id, cancellationToken);
+        var balance = await reader.GetAsync(id, cancellationToken);
         if (balance is null)
         {
             return new ErrorResult(new ApiError(ErrorCodes.BalanceNotFound, $"Balance with ID '{id}' not found"));
