@@ -8,7 +8,8 @@ namespace Blnk.Server.Features.Balances;
 /// Serves <c>GET /balances/{id}</c> reads in batches: the reads waiting at a moment become one query
 /// (<c>balance_id = ANY(…)</c>), so under load the database parses, plans and answers once per batch instead
 /// of once per read. Each read is still exact: its query starts after the request arrived, so it sees every
-/// write acknowledged before.
+/// write acknowledged before. SQLite reads are in-process and run in parallel beside the writer (WAL), so
+/// there each read simply runs on its own.
 /// </summary>
 public sealed class BalanceReader(ILedgerStore store, ILogger<BalanceReader> logger) : BackgroundService
 {
@@ -19,8 +20,14 @@ public sealed class BalanceReader(ILedgerStore store, ILogger<BalanceReader> log
 
     private readonly Channel<PendingRead> _reads = Channel.CreateUnbounded<PendingRead>();
 
+    private bool Batched => store.Dialect != "sqlite";
+
     public Task<Balance?> GetAsync(string balanceId, CancellationToken cancellationToken)
     {
+        if (!Batched)
+        {
+            return store.GetBalanceAsync(balanceId, cancellationToken);
+        }
         var read = new PendingRead(balanceId);
         if (!_reads.Writer.TryWrite(read))
         {
@@ -33,7 +40,7 @@ public sealed class BalanceReader(ILedgerStore store, ILogger<BalanceReader> log
     {
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, Loops).Select(_ => ServeAsync(stoppingToken)));
+            await Task.WhenAll(Enumerable.Range(0, Batched ? Loops : 0).Select(_ => ServeAsync(stoppingToken)));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
