@@ -220,6 +220,9 @@ public static class Wire
     /// <summary>Balance monitors, with the same options.</summary>
     public static MonitorJsonContext Monitors { get; } = new(NewOptions());
 
+    /// <summary>Fund lineage of balances and transactions, with the same options.</summary>
+    public static LineageJsonContext Lineage { get; } = new(NewOptions());
+
     /// <summary>Options for one context instance (an options object belongs to a single context).</summary>
     public static JsonSerializerOptions NewOptions() => new()
     {
