@@ -109,13 +109,36 @@ public sealed class LineageClient(Api api, string dataSource)
     /// Waits until the queue, queued inflight actions and lineage work are all done, then checks that no lineage
     /// work failed or was refused.
     /// </summary>
-    public async Task DrainAsync()
+    public async Task DrainAsync(TimeSpan? timeout = null)
     {
-        await Lifecycle.WaitUntilAsync(async () => await CountAsync(
-            "SELECT (SELECT COUNT(*) FROM transaction_queue) + (SELECT COUNT(*) FROM inflight_actions) + " +
-            "(SELECT COUNT(*) FROM lineage_outbox WHERE processed_at IS NULL)") == 0,
-            "queued work and lineage work are done", DrainTimeout);
-        Assert.Equal(0, await CountAsync("SELECT COUNT(*) FROM lineage_outbox WHERE last_error IS NOT NULL"));
+        var deadline = DateTime.UtcNow + (timeout ?? DrainTimeout);
+        while (await CountAsync("SELECT (SELECT COUNT(*) FROM transaction_queue) + " +
+            "(SELECT COUNT(*) FROM inflight_actions) + " +
+            "(SELECT COUNT(*) FROM lineage_outbox WHERE processed_at IS NULL)") > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "queued or lineage work still pending: " + await PendingAsync());
+            await Task.Delay(50);
+        }
+        Assert.True(await CountAsync("SELECT COUNT(*) FROM lineage_outbox WHERE last_error IS NOT NULL") == 0,
+            await PendingAsync());
+    }
+
+    /// <summary>What is still pending, and lineage errors, for a failure message.</summary>
+    private async Task<string> PendingAsync()
+    {
+        await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 'queue', COUNT(*), '' FROM transaction_queue UNION ALL " +
+            "SELECT 'inflight_actions', COUNT(*), '' FROM inflight_actions UNION ALL " +
+            "SELECT 'lineage ' || lineage_type, attempts, COALESCE(last_error, '') FROM lineage_outbox " +
+            "WHERE processed_at IS NULL OR last_error IS NOT NULL";
+        await using var reader = await command.ExecuteReaderAsync();
+        var lines = new List<string>();
+        while (await reader.ReadAsync() && lines.Count < 20)
+        {
+            lines.Add($"{reader.GetString(0)} {reader.GetValue(1)} {reader.GetString(2)}");
+        }
+        return string.Join("; ", lines);
     }
 
     public async Task<ApiResponse> BalanceLineageAsync(string balanceId)
@@ -199,10 +222,12 @@ public sealed class LineageClient(Api api, string dataSource)
     private static BigInteger Number(DbDataReader reader, int ordinal) =>
         BigInteger.Parse(reader.GetString(ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
 
-    private static Dictionary<string, object?> Body(string source, string destination, long preciseAmount,
-        string? provider, bool skipQueue, bool inflight)
+    /// <summary>A transaction body; from @World overdraft is allowed, and a provider tags it.</summary>
+    public static Dictionary<string, object?> Body(string source, string destination, long preciseAmount,
+        string? provider, bool skipQueue, bool inflight, string? reference = null)
     {
-        var body = Lifecycle.Transaction(source, destination, preciseAmount, Lifecycle.NewReference("lin"), skipQueue,
+        var body = Lifecycle.Transaction(source, destination, preciseAmount, reference ?? Lifecycle.NewReference("lin"),
+            skipQueue,
             provider is null ? null : new { meta_data = new Dictionary<string, string> { ["BLNK_LINEAGE_PROVIDER"] = provider } });
         body["allow_overdraft"] = source == "@World";
         body["inflight"] = inflight;

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Text.Json.Nodes;
 using Blnk.Core.Lineage;
 using Blnk.Core.Transactions;
@@ -55,7 +56,7 @@ public static class LineageEndpoints
         return TypedResults.Json(new BalanceLineageResponse
         {
             BalanceId = id,
-            TotalWithLineage = providers.Aggregate(System.Numerics.BigInteger.Zero, (sum, p) => sum + p.Available),
+            TotalWithLineage = providers.Aggregate(BigInteger.Zero, (sum, provider) => sum + provider.Available),
             AggregateBalanceId = mappings.Count > 0 ? mappings[0].AggregateBalanceId : "",
             Providers = providers,
         }, Wire.Lineage.BalanceLineageResponse);

@@ -112,9 +112,9 @@ public sealed class LineagePlanner(ILedgerStore store, IdGenerator ids, TimeProv
         shadow.DebitBalance - shadow.CreditBalance - shadow.InflightCreditBalance;
 
     /// <summary>
-    /// The main hold was committed or voided: its shadow holds follow. A commit brings each shadow hold to the
-    /// same fraction of its amount as the main hold has committed so far (rounded down, so exact once the main
-    /// hold is fully committed); a void releases what the shadows still hold.
+    /// The main hold was committed or voided: its shadow holds follow. After the main hold's commits up to and
+    /// including this one, each shadow hold has committed the same fraction of its amount (rounded down, so
+    /// exact once the main hold is fully committed); a void releases what the shadow holds still hold.
     /// </summary>
     private async Task<(List<LedgerOperation>, LineageSettlement?)> PlanShadowResolutionAsync(
         TransactionRecord resolution, bool commit, CancellationToken cancellationToken)
@@ -123,27 +123,49 @@ public sealed class LineagePlanner(ILedgerStore store, IdGenerator ids, TimeProv
         Invariant.Assert(hold is not null);
         var shadowHolds = (await LineageLookup.ShadowTransactionsAsync(store, hold!, cancellationToken))
             .Where(row => row.Status == TransactionStatus.Inflight).ToList();
-        var progress = await store.GetHoldProgressAsync(
-            [hold!.TransactionId, .. shadowHolds.Select(row => row.TransactionId)], cancellationToken);
+        var progress = await store.GetHoldProgressAsync([.. shadowHolds.Select(row => row.TransactionId)],
+            cancellationToken);
+        var committed = commit ? await CommittedThroughAsync(hold!, resolution, cancellationToken) : 0;
         var operations = new List<LedgerOperation>();
         foreach (var shadow in shadowHolds)
         {
-            var shadowProgress = progress[shadow.TransactionId];
-            if (shadowProgress.Voided || shadowProgress.Committed == shadow.PreciseAmount)
+            var done = progress[shadow.TransactionId];
+            if (done.Voided || done.Committed == shadow.PreciseAmount)
             {
                 continue;
             }
-            var action = commit ? "commit" : "void";
-            var reference = $"{shadow.Reference}_{action}_{resolution.TransactionId}";
-            var due = shadow.PreciseAmount * progress[hold.TransactionId].Committed / hold.PreciseAmount
-                - shadowProgress.Committed;
+            var due = shadow.PreciseAmount * committed / hold!.PreciseAmount - done.Committed;
             if (!commit || due.Sign > 0)
             {
                 operations.Add(new ResolveInflight(shadow.TransactionId, commit, commit ? due : null,
-                    ids.New(IdGenerator.TransactionPrefix), reference, Clock.Now(clock)));
+                    ids.New(IdGenerator.TransactionPrefix),
+                    $"{shadow.Reference}_{(commit ? "commit" : "void")}_{resolution.TransactionId}", Clock.Now(clock)));
             }
         }
         return (operations, null);
+    }
+
+    /// <summary>
+    /// What the hold's commits up to and including <paramref name="commit"/> committed, in log order. Later
+    /// commits are not counted, so every commit of the main hold gets its own shadow commits.
+    /// </summary>
+    private async Task<BigInteger> CommittedThroughAsync(TransactionRecord hold, TransactionRecord commit,
+        CancellationToken cancellationToken)
+    {
+        var committed = BigInteger.Zero;
+        foreach (var row in await store.FindFamilyAsync(hold.TransactionId, [TransactionStatus.Applied],
+            cancellationToken))
+        {
+            if (row.ParentTransaction == hold.TransactionId)
+            {
+                committed += row.PreciseAmount;
+            }
+            if (row.TransactionId == commit.TransactionId)
+            {
+                break;
+            }
+        }
+        return committed;
     }
 
     private TransactionRecord ReleaseRow(TransactionRecord row, Balance source, LineageMapping mapping,
