@@ -124,6 +124,7 @@ public sealed class LineageTests(LineageFixture fixture) : IClassFixture<Lineage
         var tracked = await client.TrackedBalanceAsync(await client.IdentityAsync(), "PROPORTIONAL");
         var other = await client.Api.CreateBalanceAsync();
         await client.CreditAsync(tracked, 5_000, provider: null);
+        await client.CreditAsync(tracked, 500, provider: new string('p', 65));
         var untaggedOnly = await client.TransferAsync(tracked, other, 1_000);
         await client.DrainAsync();
 
@@ -135,13 +136,16 @@ public sealed class LineageTests(LineageFixture fixture) : IClassFixture<Lineage
         Assert.Equal("", empty.Str("aggregate_balance_id"));
         Assert.Equal(0, empty.Body.GetProperty("providers").GetArrayLength());
 
-        await client.CreditAsync(tracked, 1_000, "stripe");
+        await client.CreditAsync(tracked, 1_000, new string('s', 64));
         var debit = await client.TransferAsync(tracked, other, 3_000, skipQueue: false);
         await client.DrainAsync();
 
-        Assert.Equal("stripe:1000", LineageClient.Allocation(await client.TransactionLineageAsync(debit.Str("transaction_id"))));
-        Assert.Equal([new ProviderLine("stripe", 1_000, 0, 1_000)], await client.ProvidersAsync(tracked));
-        Assert.Equal(2_000, await client.Api.BalanceOfAsync(tracked));
+        // A tag of up to 64 characters is honoured; a longer one is untagged money.
+        var longest = new string('s', 64);
+        Assert.Equal($"{longest}:1000",
+            LineageClient.Allocation(await client.TransactionLineageAsync(debit.Str("transaction_id"))));
+        Assert.Equal([new ProviderLine(longest, 1_000, 0, 1_000)], await client.ProvidersAsync(tracked));
+        Assert.Equal(2_500, await client.Api.BalanceOfAsync(tracked));
         await client.AssertMoneyConservedAsync();
     }
 

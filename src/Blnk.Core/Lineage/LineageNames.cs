@@ -17,6 +17,13 @@ public static class LineageNames
     /// <summary>On every shadow transaction: the id of the transaction it shadows.</summary>
     public const string ShadowForKey = "_shadow_for";
 
+    /// <summary>
+    /// Characters in a provider tag that is honoured. Shadow references append the provider (and a commit's id)
+    /// to a reference of up to <see cref="Limits.ReferenceLengthMax"/> characters; this keeps them within what
+    /// PostgreSQL can index, so a long tag cannot make an identity's lineage fail for ever.
+    /// </summary>
+    public const int ProviderLengthMax = 64;
+
     private const int IdentityIdPrefixLength = 8;
 
     /// <summary>

@@ -307,6 +307,7 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
         && metaData[LineageNames.ProviderKey] is JsonValue value
         && value.TryGetValue<string>(out var provider)
         && !string.IsNullOrWhiteSpace(provider)
+        && provider.Length <= LineageNames.ProviderLengthMax
             ? provider
             : null;
 
