@@ -158,7 +158,7 @@ public interface IWriteBatch : IAsyncDisposable
     Task<HashSet<long>> TakeLineageWorkAsync(IReadOnlyCollection<long> seqs, DateTime now,
         CancellationToken cancellationToken);
 
-    /// <summary>Writes what settling lineage work records besides its transactions: mappings, fund allocations.</summary>
+    /// <summary>Writes what settling lineage work records besides transactions: mappings, fund allocations.</summary>
     Task SettleLineageAsync(IReadOnlyList<LineageSettlement> settlements, CancellationToken cancellationToken);
 
     Task CommitAsync(CancellationToken cancellationToken);

@@ -53,7 +53,8 @@ public sealed class LineageDurabilityTests
         Assert.True(replay.Debits.Count > 0, "the load made no debit of a tracked balance");
         foreach (var (row, expected) in replay.Debits)
         {
-            Assert.True(expected == AllocationOf(row), $"{row.Reference}: expected {expected}, got {AllocationOf(row)}");
+            var actual = AllocationOf(row);
+            Assert.True(expected == actual, $"{row.Reference}: expected {expected}, got {actual}");
         }
         Assert.Equal(LineageReplay.Lines(replay.Alice), await client.ProvidersAsync(alice));
         Assert.Equal(LineageReplay.Lines(replay.Bob), await client.ProvidersAsync(bob));
@@ -118,12 +119,14 @@ public sealed class LineageDurabilityTests
                 {
                     shares.ForEach(share => Receive(Bob, share.Provider, share.Amount));
                 }
-                Debits.Add((row, shares.Count == 0 ? "-" : string.Join(' ', shares.Select(s => $"{s.Provider}:{s.Amount}"))));
+                var text = string.Join(' ', shares.Select(share => $"{share.Provider}:{share.Amount}"));
+                Debits.Add((row, shares.Count == 0 ? "-" : text));
                 WorkCount++;
             }
         }
 
-        public static List<ProviderLine> Lines(List<(string Provider, BigInteger Received, BigInteger Available)> lines) =>
+        public static List<ProviderLine> Lines(
+            List<(string Provider, BigInteger Received, BigInteger Available)> lines) =>
             [.. lines.Select(line => new ProviderLine(line.Provider, line.Received, line.Available,
                 line.Received - line.Available))];
 

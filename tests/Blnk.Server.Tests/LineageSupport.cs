@@ -77,7 +77,7 @@ public sealed class LineageClient(Api api, string dataSource)
         return identityId;
     }
 
-    /// <summary>The identifier in the identity's shadow names: lower(first_last) + "_" + the id's first 8 characters.</summary>
+    /// <summary>The identifier in shadow names: lower(first_last) + "_" + the id's first 8 characters.</summary>
     public static string Identifier(string identityId, string firstName = "John", string lastName = "Doe") =>
         $"{firstName}_{lastName}".ToLowerInvariant() + "_" + identityId[..8];
 
@@ -93,7 +93,7 @@ public sealed class LineageClient(Api api, string dataSource)
         return response.Str("balance_id");
     }
 
-    /// <summary>Money from @World into <paramref name="balanceId"/>, tagged with a provider when one is given.</summary>
+    /// <summary>Money from @World into <paramref name="balanceId"/>, tagged with a provider if given.</summary>
     public async Task<ApiResponse> CreditAsync(string balanceId, long preciseAmount, string? provider,
         bool skipQueue = true, bool inflight = false)
     {
@@ -182,7 +182,7 @@ public sealed class LineageClient(Api api, string dataSource)
         return response.Str("balance_id");
     }
 
-    /// <summary>Σ balance and Σ inflight balance are zero per currency, over every balance (shadows included).</summary>
+    /// <summary>Σ balance and Σ inflight balance are zero per currency, over every balance (shadows too).</summary>
     public async Task AssertMoneyConservedAsync()
     {
         var totals = new Dictionary<string, (BigInteger Balance, BigInteger Inflight)>(StringComparer.Ordinal);
@@ -228,7 +228,9 @@ public sealed class LineageClient(Api api, string dataSource)
     {
         var body = Lifecycle.Transaction(source, destination, preciseAmount, reference ?? Lifecycle.NewReference("lin"),
             skipQueue,
-            provider is null ? null : new { meta_data = new Dictionary<string, string> { ["BLNK_LINEAGE_PROVIDER"] = provider } });
+            provider is null
+                ? null
+                : new { meta_data = new Dictionary<string, string> { ["BLNK_LINEAGE_PROVIDER"] = provider } });
         body["allow_overdraft"] = source == "@World";
         body["inflight"] = inflight;
         return body;

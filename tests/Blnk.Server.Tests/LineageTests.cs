@@ -109,7 +109,8 @@ public sealed class LineageTests(LineageFixture fixture) : IClassFixture<Lineage
         Assert.Equal("Receive stripe funds", receive.GetProperty("description").GetString());
         Assert.Equal(aliceWallet, receive.GetProperty("meta_data").GetProperty("_from_balance").GetString());
         Assert.Equal(bobWallet, receive.GetProperty("meta_data").GetProperty("_main_balance").GetString());
-        Assert.Equal(await client.IndicatorBalanceIdAsync($"@stripe_{LineageClient.Identifier(bob, "Bob", "Jones")}_lineage"),
+        var bobIdentifier = LineageClient.Identifier(bob, "Bob", "Jones");
+        Assert.Equal(await client.IndicatorBalanceIdAsync($"@stripe_{bobIdentifier}_lineage"),
             receive.GetProperty("source").GetString());
         Assert.Equal("stripe:6000 paypal:500",
             LineageClient.Allocation(await client.TransactionLineageAsync(spend.Str("transaction_id"))));

@@ -173,15 +173,15 @@ public sealed class LineageConformanceTests
         Assert.Equal([a], (await store.GetBalancesAsync([a, "bln_missing"], Ct)).Select(balance => balance.BalanceId));
     }
 
-    /// <summary>A tracked balance of a (new) identity: identities have no endpoint here, so the row is inserted.</summary>
+    /// <summary>A tracked balance of a new identity (inserted directly: identities have no endpoint yet).</summary>
     private static async Task<string> TrackedBalanceAsync(ILedgerStore store, string dataSource, string identityId)
     {
+        var createdAt = dataSource.StartsWith("sqlite:", StringComparison.Ordinal) ? "0" : "now()";
         await using (var connection = await TestStores.OpenRawConnectionAsync(dataSource))
         {
             await using var command = connection.CreateCommand();
             command.CommandText = "INSERT INTO identities (identity_id, first_name, last_name, created_at) " +
-                $"VALUES ('{identityId}', 'Ada', 'Lovelace', {(dataSource.StartsWith("sqlite:", StringComparison.Ordinal)
-                    ? "0" : "now()")})";
+                $"VALUES ('{identityId}', 'Ada', 'Lovelace', {createdAt})";
             await command.ExecuteNonQueryAsync(Ct);
         }
         var balance = new Balance

@@ -2,7 +2,7 @@ using System.Numerics;
 
 namespace Blnk.Core.Lineage;
 
-/// <summary>How a tracked balance's debits are attributed to the providers its money came from (contract §7).</summary>
+/// <summary>How a tracked balance's debits are attributed to the providers of its money (contract §7).</summary>
 public enum AllocationStrategy
 {
     /// <summary>Oldest provider first (mapping <c>created_at</c> ascending).</summary>
@@ -54,7 +54,8 @@ public static class LineageAllocation
             _ => throw new InvariantException($"unknown allocation strategy {strategy}"),
         };
         var total = shares.Aggregate(BigInteger.Zero, (sum, share) => sum + share.Amount);
-        Invariant.Assert(total == BigInteger.Min(amount, funded.Aggregate(BigInteger.Zero, (sum, s) => sum + s.Available)));
+        var available = funded.Aggregate(BigInteger.Zero, (sum, source) => sum + source.Available);
+        Invariant.Assert(total == BigInteger.Min(amount, available));
         Invariant.Assert(shares.All(share => share.Amount.Sign > 0));
         return shares;
     }

@@ -6,7 +6,7 @@ namespace Blnk.Server.Json;
 
 // Wire shapes of fund lineage (contract §7), in Blnk's field order. Amounts are JSON numbers in minor units.
 
-/// <summary>One provider of a tracked balance: received from it, still available, spent, and its shadow balance.</summary>
+/// <summary>One provider of a tracked balance: received from it, available, spent, and its shadow balance.</summary>
 public sealed class ProviderLineageWire
 {
     public required string Provider { get; init; }

@@ -72,7 +72,8 @@ public static class LineageEndpoints
         var row = await store.GetTransactionAsync(id, cancellationToken);
         if (row is null)
         {
-            return new ErrorResult(new ApiError(ErrorCodes.TransactionNotFound, $"Transaction with ID '{id}' not found"));
+            return new ErrorResult(new ApiError(ErrorCodes.TransactionNotFound,
+                $"Transaction with ID '{id}' not found"));
         }
         var target = await AppliedOutcomeAsync(store, row, cancellationToken) ?? row;
         var shadows = await LineageLookup.ShadowTransactionsAsync(store, target, cancellationToken);

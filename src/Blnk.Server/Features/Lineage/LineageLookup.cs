@@ -4,7 +4,7 @@ using Blnk.Storage;
 
 namespace Blnk.Server.Features.Lineage;
 
-/// <summary>Finds a transaction's shadow transactions (contract §7) for the processor and the endpoint alike.</summary>
+/// <summary>Finds a transaction's shadow transactions (contract §7), for the processor and the endpoint.</summary>
 /// <remarks>
 /// Shadow references are <c>&lt;reference&gt;_shadow|_release|_receive_&lt;provider&gt;</c>, and every provider a
 /// transaction's shadows can name is mapped to its source or its destination. So they are found by unique

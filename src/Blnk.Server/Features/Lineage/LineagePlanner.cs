@@ -174,8 +174,9 @@ public sealed class LineagePlanner(ILedgerStore store, IdGenerator ids, TimeProv
             LineageNames.ReleaseReference(row.Reference, mapping.Provider), $"Release {mapping.Provider} funds",
             new JsonObject
             {
-                [LineageNames.ShadowForKey] = row.TransactionId, ["_provider"] = mapping.Provider, [TypeKey] = "release",
-                ["_main_balance"] = source.BalanceId, ["_allocation"] = source.AllocationStrategy,
+                [LineageNames.ShadowForKey] = row.TransactionId, ["_provider"] = mapping.Provider,
+                [TypeKey] = "release", ["_main_balance"] = source.BalanceId,
+                ["_allocation"] = source.AllocationStrategy,
             });
 
     private TransactionRecord ReceiveRow(TransactionRecord row, Balance source, Balance destination,
@@ -232,7 +233,7 @@ public sealed class LineagePlanner(ILedgerStore store, IdGenerator ids, TimeProv
         return balance!;
     }
 
-    /// <summary>The shadow balance of (identity, provider, currency) and the identity's aggregate, created on first use.</summary>
+    /// <summary>The shadow of (identity, provider, currency) and the identity's aggregate, made on first use.</summary>
     private async Task<LineageAccounts> AccountsAsync(Balance tracked, string provider,
         CancellationToken cancellationToken)
     {
