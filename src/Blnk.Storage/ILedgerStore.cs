@@ -157,5 +157,13 @@ public interface IWriteBatch : IAsyncDisposable
     /// <summary>Records fund-lineage work with the transfers that cause it.</summary>
     Task AppendLineageWorkAsync(IReadOnlyList<LineageWork> work, DateTime now, CancellationToken cancellationToken);
 
+    /// <summary>Marks lineage work rows processed and returns the seqs that were still unprocessed (each takes
+    /// effect once).</summary>
+    Task<HashSet<long>> TakeLineageWorkAsync(IReadOnlyCollection<long> seqs, DateTime now,
+        CancellationToken cancellationToken);
+
+    /// <summary>Writes what settling lineage work records besides transactions: mappings, fund allocations.</summary>
+    Task SettleLineageAsync(IReadOnlyList<LineageSettlement> settlements, CancellationToken cancellationToken);
+
     Task CommitAsync(CancellationToken cancellationToken);
 }

@@ -27,17 +27,21 @@ public sealed record OutboxDelivery(long Seq, string Event, string PayloadJson, 
 /// <summary>The lineage kinds of §7: what the lineage processor must do for a transaction.</summary>
 public static class LineageType
 {
+    /// <summary>Tagged money arrives in a tracked balance from an untracked one: a shadow credit.</summary>
     public const string Credit = "credit";
+
+    /// <summary>Money leaves a tracked balance: releases by allocation, received by a tracked destination.</summary>
     public const string Debit = "debit";
-    public const string Both = "both";
+
     public const string ShadowCommit = "shadow_commit";
     public const string ShadowVoid = "shadow_void";
 }
 
 /// <summary>
-/// Lineage work for one transaction, recorded with it (<c>lineage_outbox</c>). The balances are the
-/// tracked ones involved (null when untracked); <see cref="Provider"/> is the credit's provider tag.
-/// For shadow_commit / shadow_void the transaction is the commit or void row and its parent is the hold.
+/// Lineage work for one transaction, recorded with it (<c>lineage_outbox</c>). The balances are the tracked
+/// ones involved (null when untracked) with their identities, which order the work; <see cref="Provider"/> is
+/// the credit's provider tag. For shadow_commit / shadow_void the transaction is the commit or void row and its
+/// parent is the hold.
 /// </summary>
-public sealed record LineageWork(string TransactionId, string Type, string? SourceBalanceId,
-    string? DestinationBalanceId, string? Provider);
+public sealed record LineageWork(string TransactionId, string Type, string? SourceBalanceId, string? SourceIdentityId,
+    string? DestinationBalanceId, string? DestinationIdentityId, string? Provider);

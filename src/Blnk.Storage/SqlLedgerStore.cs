@@ -158,6 +158,10 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
     public async Task<Dictionary<string, Balance>> GetBalancesAsync(IReadOnlyCollection<string> balanceIds,
         CancellationToken cancellationToken)
     {
+        if (balanceIds.Count == 0)
+        {
+            return new Dictionary<string, Balance>(StringComparer.Ordinal);
+        }
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var membership = dialect.AddInList(command, "ids", balanceIds);

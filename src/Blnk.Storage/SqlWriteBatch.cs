@@ -1,6 +1,9 @@
 using System.Data.Common;
+using System.Globalization;
+using System.Text.Json.Nodes;
 using Blnk.Core;
 using Blnk.Core.Balances;
+using Blnk.Core.Lineage;
 using Blnk.Core.Transactions;
 
 namespace Blnk.Storage;
@@ -21,8 +24,13 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         "@available, @available)";
 
     private const string InsertLineageWorkSql = "INSERT INTO lineage_outbox (transaction_id, lineage_type, " +
-        "source_balance_id, destination_balance_id, provider, available_at, lease_until, created_at) " +
-        "VALUES (@id, @type, @source, @destination, @provider, @now, @now, @now)";
+        "source_balance_id, source_identity_id, destination_balance_id, destination_identity_id, provider, " +
+        "available_at, lease_until, created_at) VALUES (@id, @type, @source, @sourceIdentity, @destination, " +
+        "@destinationIdentity, @provider, @now, @now, @now)";
+
+    private const string InsertLineageMappingSql = "INSERT INTO lineage_mappings (balance_id, provider, " +
+        "shadow_balance_id, aggregate_balance_id, identity_id, created_at) VALUES (@balance, @provider, @shadow, " +
+        "@aggregate, @identity, @created) ON CONFLICT (balance_id, provider) DO NOTHING";
 
     private readonly SqlDialect _dialect = store.SqlDialect;
 
@@ -175,10 +183,56 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             SqlDialect.Add(command, "id", item.TransactionId);
             SqlDialect.Add(command, "type", item.Type);
             SqlDialect.Add(command, "source", item.SourceBalanceId);
+            SqlDialect.Add(command, "sourceIdentity", item.SourceIdentityId);
             SqlDialect.Add(command, "destination", item.DestinationBalanceId);
+            SqlDialect.Add(command, "destinationIdentity", item.DestinationIdentityId);
             SqlDialect.Add(command, "provider", item.Provider);
             _dialect.AddTime(command, "now", now);
         }, cancellationToken);
+
+    public async Task<HashSet<long>> TakeLineageWorkAsync(IReadOnlyCollection<long> seqs, DateTime now,
+        CancellationToken cancellationToken)
+    {
+        var taken = new HashSet<long>();
+        if (seqs.Count == 0)
+        {
+            return taken;
+        }
+        await using var command = Command();
+        // Integers formatted by us, not user text: a literal list works the same in both dialects.
+        var list = string.Join(", ", seqs.Select(seq => seq.ToString(CultureInfo.InvariantCulture)));
+        command.CommandText = $"UPDATE lineage_outbox SET processed_at = @now WHERE seq IN ({list}) " +
+            "AND processed_at IS NULL RETURNING seq";
+        _dialect.AddTime(command, "now", now);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            taken.Add(reader.GetInt64(0));
+        }
+        return taken;
+    }
+
+    public async Task SettleLineageAsync(IReadOnlyList<LineageSettlement> settlements,
+        CancellationToken cancellationToken)
+    {
+        await SqlDialect.ExecuteManyAsync(connection, dbTransaction, InsertLineageMappingSql,
+            [.. settlements.SelectMany(settlement => settlement.Mappings)], (command, mapping) =>
+            {
+                SqlDialect.Add(command, "balance", mapping.BalanceId);
+                SqlDialect.Add(command, "provider", mapping.Provider);
+                SqlDialect.Add(command, "shadow", mapping.ShadowBalanceId);
+                SqlDialect.Add(command, "aggregate", mapping.AggregateBalanceId);
+                SqlDialect.Add(command, "identity", mapping.IdentityId);
+                _dialect.AddTime(command, "created", mapping.CreatedAt);
+            }, cancellationToken);
+        foreach (var settlement in settlements)
+        {
+            if (settlement is { AllocatedTransactionId: { } transactionId, FundAllocationJson: { } allocation })
+            {
+                await MergeFundAllocationAsync(transactionId, allocation, cancellationToken);
+            }
+        }
+    }
 
     public Task CommitAsync(CancellationToken cancellationToken) => dbTransaction.CommitAsync(cancellationToken);
 
@@ -186,6 +240,31 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
     {
         await dbTransaction.DisposeAsync();
         await connection.DisposeAsync();
+    }
+
+    /// <summary>
+    /// Sets <c>BLNK_FUND_ALLOCATION</c> in a transaction's meta_data, keeping its other keys. The row is read
+    /// under a row lock (PostgreSQL) or the write lock (SQLite), as a metadata update reads it, so neither
+    /// loses the other's keys.
+    /// </summary>
+    private async Task MergeFundAllocationAsync(string transactionId, string allocationJson,
+        CancellationToken cancellationToken)
+    {
+        string? current;
+        await using (var select = Command())
+        {
+            select.CommandText = "SELECT meta_data FROM transactions WHERE transaction_id = @id " +
+                _dialect.LockRowsClause;
+            SqlDialect.Add(select, "id", transactionId);
+            current = await select.ExecuteScalarAsync(cancellationToken) as string;
+        }
+        var metaData = current is null ? [] : JsonNode.Parse(current)!.AsObject();
+        metaData[LineageNames.FundAllocationKey] = JsonNode.Parse(allocationJson);
+        await using var update = Command();
+        update.CommandText = "UPDATE transactions SET meta_data = @meta WHERE transaction_id = @id";
+        SqlDialect.Add(update, "id", transactionId);
+        _dialect.AddJson(update, "meta", metaData.ToJsonString());
+        Invariant.Assert(await update.ExecuteNonQueryAsync(cancellationToken) == 1);
     }
 
     private static void AssertBalanceInvariants(Balance balance)

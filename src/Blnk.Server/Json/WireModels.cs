@@ -222,8 +222,12 @@ public static class Wire
 
     /// <summary>Identities and balance-identity links, with the same options.</summary>
     public static IdentityJsonContext Identities { get; } = new(NewOptions());
+
     /// <summary>Transaction hooks, with the same options.</summary>
     public static HookJsonContext Hooks { get; } = new(NewOptions());
+
+    /// <summary>Fund lineage of balances and transactions, with the same options.</summary>
+    public static LineageJsonContext Lineage { get; } = new(NewOptions());
 
     /// <summary>Options for one context instance (an options object belongs to a single context).</summary>
     public static JsonSerializerOptions NewOptions() => new()

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Blnk.Core;
 using Blnk.Core.Balances;
+using Blnk.Core.Lineage;
 using Blnk.Core.Monitors;
 using Blnk.Core.Money;
 using Blnk.Core.Transactions;
@@ -20,6 +21,7 @@ public sealed class BatchPlan(
     HashSet<string> usedReferences,
     IReadOnlySet<string> takenQueueEntries,
     IReadOnlySet<string> takenInflightActions,
+    IReadOnlySet<long> takenLineageWork,
     Func<string> newActionId,
     Func<string, IReadOnlyList<BalanceMonitor>> monitorsOf)
 {
@@ -30,6 +32,9 @@ public sealed class BatchPlan(
 
     /// <summary>Lineage work for accepted rows on balances that track fund lineage (§7).</summary>
     public List<LineageWork> LineageWork { get; } = [];
+
+    /// <summary>What accepted lineage units write besides their rows (mappings, fund allocations).</summary>
+    public List<LineageSettlement> LineageSettlements { get; } = [];
 
     /// <summary>Monitors whose condition an accepted unit's change met (each time it did), in order.</summary>
     public List<BalanceMonitor> FiredMonitors { get; } = [];
@@ -42,7 +47,8 @@ public sealed class BatchPlan(
     public UnitOutcome Decide(WriteUnit unit)
     {
         if ((unit.QueueEntryId is { } entry && !takenQueueEntries.Contains(entry))
-            || (unit.InflightActionId is { } action && !takenInflightActions.Contains(action)))
+            || (unit.InflightActionId is { } action && !takenInflightActions.Contains(action))
+            || (unit.LineageWorkSeq is { } seq && !takenLineageWork.Contains(seq)))
         {
             return new UnitOutcome([], AlreadyProcessed: true);
         }
@@ -76,6 +82,10 @@ public sealed class BatchPlan(
         scratch.MergeInto(balances, holds, usedReferences, TouchedBalances);
         Rows.AddRange(scratch.Rows);
         LineageWork.AddRange(scratch.LineageWork);
+        if (unit.LineageSettlement is { } settlement)
+        {
+            LineageSettlements.Add(settlement);
+        }
         QueueEntries.AddRange(scratch.QueueEntries);
         ScheduledActions.AddRange(scratch.ScheduledActions);
         return new UnitOutcome(outcomes);
@@ -259,42 +269,45 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
         Record(outcome);
         if (source.TrackFundLineage || destination.TrackFundLineage)
         {
-            LineageWork.Add(new LineageWork(outcome.TransactionId,
-                resolve.Commit ? LineageType.ShadowCommit : LineageType.ShadowVoid,
-                source.TrackFundLineage ? source.BalanceId : null,
-                destination.TrackFundLineage ? destination.BalanceId : null, null));
+            LineageWork.Add(LineageWorkOf(outcome.TransactionId,
+                resolve.Commit ? LineageType.ShadowCommit : LineageType.ShadowVoid, source, destination, null));
         }
         return new OperationOutcome(outcome, null);
     }
 
     /// <summary>
-    /// §7 capture: a credit to a tracked balance carrying a provider tag, or any debit of a tracked balance,
-    /// is recorded for the lineage processor in the same database transaction.
+    /// §7 capture, recorded for the lineage processor in the same database transaction: a debit of a tracked
+    /// balance (its allocation also reaches a tracked destination), or a credit of a tracked balance from an
+    /// untracked one carrying a provider tag. Between two tracked balances the destination's lineage is the
+    /// source's allocation; a tag there is not credited as well, which would count the same money twice
+    /// (docs/lineage.md).
     /// </summary>
     private void CaptureLineage(TransactionRecord row, Balance source, Balance destination)
     {
-        if (!source.TrackFundLineage && !destination.TrackFundLineage)
+        if (source.TrackFundLineage)
         {
-            return;
+            LineageWork.Add(LineageWorkOf(row.TransactionId, LineageType.Debit, source, destination, null));
         }
-        var provider = destination.TrackFundLineage ? LineageProviderOf(row) : null;
-        var credit = provider is not null;
-        var debit = source.TrackFundLineage;
-        if (!credit && !debit)
+        else if (destination.TrackFundLineage && LineageProviderOf(row) is { } provider)
         {
-            return;
+            LineageWork.Add(LineageWorkOf(row.TransactionId, LineageType.Credit, source, destination, provider));
         }
-        var type = credit && debit ? LineageType.Both : credit ? LineageType.Credit : LineageType.Debit;
-        LineageWork.Add(new LineageWork(row.TransactionId, type, debit ? source.BalanceId : null,
-            destination.TrackFundLineage ? destination.BalanceId : null, provider));
     }
+
+    private static LineageWork LineageWorkOf(string transactionId, string type, Balance source, Balance destination,
+        string? provider) =>
+        new(transactionId, type, source.TrackFundLineage ? source.BalanceId : null,
+            source.TrackFundLineage ? source.IdentityId : null,
+            destination.TrackFundLineage ? destination.BalanceId : null,
+            destination.TrackFundLineage ? destination.IdentityId : null, provider);
 
     private static string? LineageProviderOf(TransactionRecord row) =>
         row.MetaDataJson is not null
         && JsonNode.Parse(row.MetaDataJson) is JsonObject metaData
-        && metaData["BLNK_LINEAGE_PROVIDER"] is JsonValue value
+        && metaData[LineageNames.ProviderKey] is JsonValue value
         && value.TryGetValue<string>(out var provider)
         && !string.IsNullOrWhiteSpace(provider)
+        && provider.Length <= LineageNames.ProviderLengthMax
             ? provider
             : null;
 

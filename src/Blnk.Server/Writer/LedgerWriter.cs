@@ -175,15 +175,18 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()], cancellationToken);
         var takenActions = await dbBatch.TakeInflightActionsAsync(
             [.. batch.Select(unit => unit.InflightActionId).OfType<string>()], cancellationToken);
-        var plan = new BatchPlan(balances, holds, references, takenEntries, takenActions,
+        var now = Clock.Now(clock);
+        var takenLineageWork = await dbBatch.TakeLineageWorkAsync(
+            [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now, cancellationToken);
+        var plan = new BatchPlan(balances, holds, references, takenEntries, takenActions, takenLineageWork,
             () => ids.New(IdGenerator.ActionPrefix), monitors.ForBalance);
         var outcomes = batch.Select(plan.Decide).ToArray();
-        var now = Clock.Now(clock);
         await dbBatch.InsertTransactionsAsync(plan.Rows, cancellationToken);
         await dbBatch.EnqueueAsync(plan.QueueEntries, cancellationToken);
         await dbBatch.ScheduleInflightActionsAsync(plan.ScheduledActions, cancellationToken);
         await dbBatch.UpdateBalancesAsync(plan.TouchedBalances.Values, cancellationToken);
         await dbBatch.AppendLineageWorkAsync(plan.LineageWork, now, cancellationToken);
+        await dbBatch.SettleLineageAsync(plan.LineageSettlements, cancellationToken);
         await dbBatch.AppendOutboxAsync(Events(plan), now, cancellationToken);
         await dbBatch.CommitAsync(cancellationToken);
         if (plan.QueueEntries.Count > 0 || plan.ScheduledActions.Count > 0)

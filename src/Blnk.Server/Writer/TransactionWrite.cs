@@ -1,6 +1,7 @@
 using System.Numerics;
 using Blnk.Core.Balances;
 using Blnk.Core.Transactions;
+using Blnk.Storage;
 
 namespace Blnk.Server.Writer;
 
@@ -51,8 +52,8 @@ public sealed record OperationOutcome(TransactionRecord? Row, Rejection? Rejecti
 public sealed record BalanceChange(Balance Before, Balance After);
 
 /// <summary>
-/// The result of a unit. <see cref="AlreadyProcessed"/>: the queue entry or inflight action it settles
-/// was settled before (another process, or a replay), so nothing was done.
+/// The result of a unit. <see cref="AlreadyProcessed"/>: the queue entry, inflight action or lineage work it
+/// settles was settled before (another process, or a replay), so nothing was done.
 /// </summary>
 public sealed record UnitOutcome(IReadOnlyList<OperationOutcome> Operations, bool AlreadyProcessed = false,
     IReadOnlyList<BalanceChange>? Changes = null)
@@ -121,6 +122,12 @@ public sealed class WriteUnit
 
     /// <summary>The pending inflight action this unit settles (run at most once).</summary>
     public string? InflightActionId { get; init; }
+
+    /// <summary>The lineage work row this unit settles (takes effect at most once).</summary>
+    public long? LineageWorkSeq { get; init; }
+
+    /// <summary>Written with the unit's rows when it is accepted: lineage mappings and a debit's fund allocation.</summary>
+    public LineageSettlement? LineageSettlement { get; init; }
 
     /// <summary>Decide everything, write nothing, and report the balances before and after.</summary>
     public bool DryRun { get; init; }

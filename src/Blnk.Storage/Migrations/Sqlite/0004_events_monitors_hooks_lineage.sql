@@ -66,7 +66,8 @@ CREATE TABLE hooks (
     last_success INTEGER NOT NULL DEFAULT 0
 );
 
--- A tracked balance's provider funds: shadow balance per (balance, provider), aggregate per identity+currency.
+-- Which providers a tracked balance has money from, and where: the shadow balance of (identity, provider,
+-- currency) and the aggregate of (identity, currency). created_at (then seq) orders FIFO and LIFO allocation.
 CREATE TABLE lineage_mappings (
     seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
     balance_id           TEXT NOT NULL REFERENCES balances (balance_id),
@@ -78,21 +79,27 @@ CREATE TABLE lineage_mappings (
 );
 CREATE UNIQUE INDEX lineage_mappings_balance_provider_key ON lineage_mappings (balance_id, provider);
 
--- Lineage work recorded with the transfer that causes it; processed in seq order per tracked balance.
+-- Lineage work recorded with the transfer that causes it (contract §7). Rows are processed in seq order per
+-- identity: a row is only claimed when no earlier unprocessed row names one of its identities, because an
+-- identity's tracked balances share its shadow balances and an allocation reads them. processed_at is set in
+-- the same database transaction as the shadow transactions the row causes, so each row takes effect once.
 CREATE TABLE lineage_outbox (
-    seq                    INTEGER PRIMARY KEY AUTOINCREMENT,
-    transaction_id         TEXT NOT NULL UNIQUE REFERENCES transactions (transaction_id),
-    lineage_type           TEXT NOT NULL CHECK (lineage_type IN ('credit', 'debit', 'both', 'shadow_commit', 'shadow_void')),
-    source_balance_id      TEXT,
-    destination_balance_id TEXT,
-    provider               TEXT,
-    attempts               INTEGER NOT NULL DEFAULT 0,
-    available_at           INTEGER NOT NULL,
-    lease_until            INTEGER NOT NULL,
-    processed_at           INTEGER,
-    last_error             TEXT,
-    created_at             INTEGER NOT NULL
+    seq                     INTEGER PRIMARY KEY AUTOINCREMENT,
+    transaction_id          TEXT NOT NULL UNIQUE REFERENCES transactions (transaction_id),
+    lineage_type            TEXT NOT NULL CHECK (lineage_type IN ('credit', 'debit', 'shadow_commit', 'shadow_void')),
+    source_balance_id       TEXT,
+    source_identity_id      TEXT,
+    destination_balance_id  TEXT,
+    destination_identity_id TEXT,
+    provider                TEXT,
+    attempts                INTEGER NOT NULL DEFAULT 0,
+    available_at            INTEGER NOT NULL,
+    lease_until             INTEGER NOT NULL,
+    processed_at            INTEGER,
+    last_error              TEXT,
+    created_at              INTEGER NOT NULL
 );
-CREATE INDEX lineage_outbox_pending_idx ON lineage_outbox (seq) WHERE processed_at IS NULL;
-CREATE INDEX lineage_outbox_source_idx ON lineage_outbox (source_balance_id, seq) WHERE processed_at IS NULL;
-CREATE INDEX lineage_outbox_destination_idx ON lineage_outbox (destination_balance_id, seq) WHERE processed_at IS NULL;
+CREATE INDEX lineage_outbox_pending_idx ON lineage_outbox (available_at, seq) WHERE processed_at IS NULL;
+CREATE INDEX lineage_outbox_source_idx ON lineage_outbox (source_identity_id, seq) WHERE processed_at IS NULL;
+CREATE INDEX lineage_outbox_destination_idx ON lineage_outbox (destination_identity_id, seq)
+    WHERE processed_at IS NULL;
