@@ -19,7 +19,7 @@ public sealed record BlnkConfiguration
     public const int DefaultMaxRequestBodySizeMb = 5;
     public const int DefaultWriterBatchSize = 1000;
     public const int DefaultWriterQueueSize = 10_000;
-    public const int DefaultWriterLoops = 2;
+    public const int DefaultWriterLoops = 1;
 
     public int Port { get; init; } = DefaultPort;
 
