@@ -119,6 +119,10 @@ public partial class SqlLedgerStore
     public async Task<IReadOnlyList<InflightActionEntry>> ClaimInflightActionsAsync(int max, DateTime now,
         DateTime leaseUntil, CancellationToken cancellationToken)
     {
+        if (!await AnyDueAsync("inflight_actions", "1 = 1", now, cancellationToken))
+        {
+            return [];
+        }
         await using var connection = await SqlDialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await SqlDialect.BeginWriteAsync(connection, cancellationToken);
         var actions = new List<InflightActionEntry>();

@@ -64,6 +64,10 @@ public partial class SqlLedgerStore
     public async Task<IReadOnlyList<PendingLineageWork>> ClaimLineageWorkAsync(int max, DateTime now,
         DateTime leaseUntil, CancellationToken cancellationToken)
     {
+        if (!await AnyDueAsync("lineage_outbox", "processed_at IS NULL", now, cancellationToken))
+        {
+            return [];
+        }
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
         await using var claim = connection.CreateCommand();

@@ -38,6 +38,8 @@ public partial class SqlLedgerStore
         "hook_id, entity_key, available_at, lease_until) VALUES (@event, @payload, @now, @target, @url, @hook, @key, " +
         "@now, @now)";
 
+    private const string OutboxPending = "delivered_at IS NULL AND dead_at IS NULL";
+
     private const string OutboxColumns = "seq, event, payload, target, url, hook_id, attempts, created_at";
 
     public async Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
@@ -69,12 +71,15 @@ public partial class SqlLedgerStore
     public async Task<IReadOnlyList<OutboxDelivery>> ClaimDeliveriesAsync(int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken)
     {
+        if (!await AnyDueAsync("webhook_outbox", OutboxPending, now, cancellationToken))
+        {
+            return [];
+        }
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
         await using var claim = connection.CreateCommand();
         claim.Transaction = dbTransaction;
-        claim.CommandText = dialect.ClaimOrderedSql("webhook_outbox", "seq",
-            "delivered_at IS NULL AND dead_at IS NULL",
+        claim.CommandText = dialect.ClaimOrderedSql("webhook_outbox", "seq", OutboxPending,
             "p.target = o.target AND p.entity_key = o.entity_key AND p.delivered_at IS NULL AND p.dead_at IS NULL",
             OutboxColumns);
         dialect.AddTime(claim, "now", now);
@@ -92,6 +97,21 @@ public partial class SqlLedgerStore
         }
         await dbTransaction.CommitAsync(cancellationToken);
         return [.. deliveries.OrderBy(delivery => delivery.Seq)];
+    }
+
+    /// <summary>
+    /// Whether a work table has a row due now — a plain read, so an idle poller never takes SQLite's write lock
+    /// (which the writer needs) nor starts a writing transaction on PostgreSQL.
+    /// </summary>
+    internal async Task<bool> AnyDueAsync(string table, string pending, DateTime now,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT 1 FROM {table} WHERE {pending} AND available_at <= @now " +
+            "AND lease_until <= @now LIMIT 1";
+        dialect.AddTime(command, "now", now);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
     public async Task RecordDeliveryAttemptsAsync(IReadOnlyList<DeliveryAttempt> attempts,

@@ -274,6 +274,10 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
     public async Task<IReadOnlyList<ClaimedQueueEntry>> ClaimQueuedAsync(int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken)
     {
+        if (!await AnyDueAsync("transaction_queue", "1 = 1", now, cancellationToken))
+        {
+            return [];
+        }
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
         var claimed = new List<(string EntryId, long Seq, string? GroupId)>();
