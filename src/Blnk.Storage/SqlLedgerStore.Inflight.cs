@@ -123,24 +123,8 @@ public partial class SqlLedgerStore
         {
             return [];
         }
-        await using var connection = await SqlDialect.OpenAsync(cancellationToken);
-        await using var dbTransaction = await SqlDialect.BeginWriteAsync(connection, cancellationToken);
-        var actions = new List<InflightActionEntry>();
-        await using (var claim = connection.CreateCommand())
-        {
-            claim.Transaction = dbTransaction;
-            claim.CommandText = SqlDialect.ClaimDueSql("inflight_actions", "action_id", "available_at, action_id",
-                ActionColumns);
-            SqlDialect.AddTime(claim, "now", now);
-            SqlDialect.AddTime(claim, "lease", leaseUntil);
-            SqlDialect.Add(claim, "max", max);
-            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                actions.Add(ReadInflightAction(reader));
-            }
-        }
-        await dbTransaction.CommitAsync(cancellationToken);
+        var actions = await ClaimRowsAsync(SqlDialect.ClaimDueSql("inflight_actions", "action_id",
+            "available_at, action_id", ActionColumns), max, now, leaseUntil, ReadInflightAction, cancellationToken);
         return [.. actions.OrderBy(action => action.AvailableAt)];
     }
 

@@ -68,26 +68,12 @@ public partial class SqlLedgerStore
         {
             return [];
         }
-        await using var connection = await dialect.OpenAsync(cancellationToken);
-        await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
-        await using var claim = connection.CreateCommand();
-        claim.Transaction = dbTransaction;
-        claim.CommandText = dialect.ClaimOrderedSql("lineage_outbox", "seq", "processed_at IS NULL",
-            SameIdentityPending, LineageWorkColumns);
-        dialect.AddTime(claim, "now", now);
-        dialect.AddTime(claim, "lease", leaseUntil);
-        SqlDialect.Add(claim, "max", max);
-        var work = new List<PendingLineageWork>();
-        await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                work.Add(new PendingLineageWork(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
-                    reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
-                    reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6)));
-            }
-        }
-        await dbTransaction.CommitAsync(cancellationToken);
+        var work = await ClaimRowsAsync(dialect.ClaimOrderedSql("lineage_outbox", "seq", "processed_at IS NULL",
+                SameIdentityPending, LineageWorkColumns), max, now, leaseUntil,
+            reader => new PendingLineageWork(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6)),
+            cancellationToken);
         return [.. work.OrderBy(item => item.Seq)];
     }
 

@@ -75,28 +75,41 @@ public partial class SqlLedgerStore
         {
             return [];
         }
+        var deliveries = await ClaimRowsAsync(dialect.ClaimOrderedSql("webhook_outbox", "seq", OutboxPending,
+                "p.target = o.target AND p.entity_key = o.entity_key AND p.delivered_at IS NULL AND p.dead_at IS NULL",
+                OutboxColumns), max, now, leaseUntil,
+            reader => new OutboxDelivery(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
+                reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6), dialect.ReadTime(reader, 7)!.Value),
+            cancellationToken);
+        return [.. deliveries.OrderBy(delivery => delivery.Seq)];
+    }
+
+    /// <summary>
+    /// Runs a claim statement (<see cref="SqlDialect.ClaimDueSql(string, string, string, string)"/> or
+    /// <see cref="SqlDialect.ClaimOrderedSql"/>) in its own write transaction and reads the leased rows.
+    /// </summary>
+    internal async Task<List<T>> ClaimRowsAsync<T>(string claimSql, int max, DateTime now, DateTime leaseUntil,
+        Func<DbDataReader, T> read, CancellationToken cancellationToken)
+    {
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
-        await using var claim = connection.CreateCommand();
-        claim.Transaction = dbTransaction;
-        claim.CommandText = dialect.ClaimOrderedSql("webhook_outbox", "seq", OutboxPending,
-            "p.target = o.target AND p.entity_key = o.entity_key AND p.delivered_at IS NULL AND p.dead_at IS NULL",
-            OutboxColumns);
-        dialect.AddTime(claim, "now", now);
-        dialect.AddTime(claim, "lease", leaseUntil);
-        SqlDialect.Add(claim, "max", max);
-        var deliveries = new List<OutboxDelivery>();
-        await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
+        var rows = new List<T>();
+        await using (var claim = connection.CreateCommand())
         {
+            claim.Transaction = dbTransaction;
+            claim.CommandText = claimSql;
+            dialect.AddTime(claim, "now", now);
+            dialect.AddTime(claim, "lease", leaseUntil);
+            SqlDialect.Add(claim, "max", max);
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                deliveries.Add(new OutboxDelivery(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
-                    reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
-                    reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6), dialect.ReadTime(reader, 7)!.Value));
+                rows.Add(read(reader));
             }
         }
         await dbTransaction.CommitAsync(cancellationToken);
-        return [.. deliveries.OrderBy(delivery => delivery.Seq)];
+        return rows;
     }
 
     /// <summary>
