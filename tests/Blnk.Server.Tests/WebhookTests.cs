@@ -219,6 +219,52 @@ public sealed class WebhookTests
 
     [Theory]
     [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task An_async_bulk_reports_its_outcome(string dialect)
+    {
+        await using var receiver = WebhookReceiver.Start();
+        var (server, _) = await StartAsync(dialect, receiver);
+        await using var _ = server;
+        var api = new Api(server.Client);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 100);
+        object Line(long amount) => new
+        {
+            precise_amount = amount, precision = 100, currency = "USD", reference = "bulk-" + Guid.NewGuid(),
+            description = "d", source, destination,
+        };
+
+        var applied = await api.PostAsync("transactions/bulk", new
+        {
+            transactions = new[] { Line(10), Line(20) }, run_async = true, skip_queue = true, atomic = true,
+        });
+        var failed = await api.PostAsync("transactions/bulk", new
+        {
+            transactions = new[] { Line(10), Line(1_000) }, run_async = true, skip_queue = true, atomic = true,
+        });
+        Assert.Equal(HttpStatusCode.Accepted, applied.Status);
+        Assert.Equal(HttpStatusCode.Accepted, failed.Status);
+
+        var events = await receiver.WaitForAsync(received =>
+            received.Count(request => request.Event.StartsWith("bulk_transaction.", StringComparison.Ordinal)) == 2,
+            Patience, "both bulk outcomes");
+        AssertBulkEvent(events, "bulk_transaction.applied", applied.Str("batch_id"), data =>
+            Assert.Equal(2, data.GetProperty("transaction_count").GetInt32()));
+        AssertBulkEvent(events, "bulk_transaction.failed", failed.Str("batch_id"), data =>
+            Assert.False(string.IsNullOrEmpty(data.GetProperty("error").GetString())));
+        Assert.Equal(70, await api.BalanceOfAsync(source));
+    }
+
+    private static void AssertBulkEvent(IReadOnlyList<ReceivedRequest> events, string eventName, string batchId,
+        Action<System.Text.Json.JsonElement> check)
+    {
+        var data = events.Single(request => request.Event == eventName).Json.GetProperty("data");
+        Assert.Equal(batchId, data.GetProperty("batch_id").GetString());
+        check(data);
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
     public async Task Without_a_webhook_url_nothing_is_recorded(string dialect)
     {
         var dataSource = await ServerFixture.NewDataSourceAsync(dialect);

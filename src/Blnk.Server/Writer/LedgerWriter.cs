@@ -187,7 +187,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         await dbBatch.UpdateBalancesAsync(plan.TouchedBalances.Values, cancellationToken);
         await dbBatch.AppendLineageWorkAsync(plan.LineageWork, now, cancellationToken);
         await dbBatch.SettleLineageAsync(plan.LineageSettlements, cancellationToken);
-        await dbBatch.AppendOutboxAsync(Events(plan), now, cancellationToken);
+        await dbBatch.AppendOutboxAsync(Events(plan, batch, outcomes), now, cancellationToken);
         await dbBatch.CommitAsync(cancellationToken);
         if (plan.QueueEntries.Count > 0 || plan.ScheduledActions.Count > 0)
         {
@@ -197,7 +197,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     }
 
     /// <summary>The webhook, callback and hook deliveries the batch's changes cause (none when nobody listens).</summary>
-    private List<OutboxEvent> Events(BatchPlan plan)
+    private List<OutboxEvent> Events(BatchPlan plan, List<WriteUnit> batch, UnitOutcome[] outcomes)
     {
         var events = new List<OutboxEvent>();
         if (eventOutbox.WantsTransactions)
@@ -205,6 +205,13 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             plan.Rows.ForEach(row => eventOutbox.AddTransaction(events, row));
         }
         plan.FiredMonitors.ForEach(monitor => eventOutbox.AddMonitor(events, monitor));
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (batch[i].OutcomeEvents is { } outcomeEvents && !batch[i].DryRun && !outcomes[i].AlreadyProcessed)
+            {
+                events.AddRange(outcomeEvents(outcomes[i]));
+            }
+        }
         return events;
     }
 

@@ -132,6 +132,12 @@ public sealed class WriteUnit
     /// <summary>Decide everything, write nothing, and report the balances before and after.</summary>
     public bool DryRun { get; init; }
 
+    /// <summary>
+    /// Events that report the unit's outcome (e.g. an async bulk's completion), recorded in the same database
+    /// transaction as the unit's rows.
+    /// </summary>
+    public Func<UnitOutcome, IReadOnlyList<OutboxEvent>>? OutcomeEvents { get; init; }
+
     /// <summary>Dry runs only: <c>@indicator</c> balances that do not exist yet, as they would be created.</summary>
     public IReadOnlyList<Balance> VirtualBalances { get; init; } = [];
 

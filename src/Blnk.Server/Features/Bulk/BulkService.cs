@@ -43,8 +43,14 @@ public sealed class BulkService(TransactionService transactions, LedgerWriter wr
         return await RunAsync(request, items!, batchId, cancellationToken);
     }
 
+    /// <summary>
+    /// Prepares and applies a bulk. <c>completionEvents</c> (<c>run_async</c>) are the events that report the
+    /// result: when the writer decides the bulk they are recorded in the same database transaction as its rows,
+    /// otherwise (refused before the writer) on their own.
+    /// </summary>
     private async Task<BulkResult> RunAsync(BulkRequest request, List<ValidTransaction> items,
-        string batchId, CancellationToken cancellationToken)
+        string batchId, CancellationToken cancellationToken,
+        Func<BulkResult, IReadOnlyList<OutboxEvent>>? completionEvents = null)
     {
         var now = Clock.Now(clock);
         var prepared = new List<PreparedTransaction>(items.Count);
@@ -53,16 +59,25 @@ public sealed class BulkService(TransactionService transactions, LedgerWriter wr
             var (transaction, error) = await transactions.PrepareAsync(items[i], batchId, i + 1, now, cancellationToken);
             if (error is not null)
             {
-                return new BulkResult(null, Failed(batchId, error with { Message = $"transactions[{i}]: {error.Message}" }));
+                return await RecordAsync(new BulkResult(null,
+                    Failed(batchId, error with { Message = $"transactions[{i}]: {error.Message}" })), completionEvents);
             }
             prepared.Add(transaction!);
         }
-        var unit = TransactionService.UnitOf(prepared, items[0], request.Atomic ? batchId : null, now);
+        BulkResult Decided(UnitOutcome outcome) => ResultOf(request, prepared, batchId, outcome);
+        var unit = TransactionService.UnitOf(prepared, items[0], request.Atomic ? batchId : null, now,
+            completionEvents is null ? null : outcome => completionEvents(Decided(outcome)));
         if (!writer.TrySubmit(unit))
         {
-            return new BulkResult(null, Failed(batchId, TransactionService.Backpressure()));
+            return await RecordAsync(new BulkResult(null, Failed(batchId, TransactionService.Backpressure())),
+                completionEvents);
         }
-        var outcome = await unit.Completion;
+        return Decided(await unit.Completion);
+    }
+
+    private static BulkResult ResultOf(BulkRequest request, List<PreparedTransaction> prepared, string batchId,
+        UnitOutcome outcome)
+    {
         if (request.DryRun)
         {
             return new BulkResult(null, null, Previews(request, prepared, outcome));
@@ -73,8 +88,19 @@ public sealed class BulkService(TransactionService transactions, LedgerWriter wr
         }
         return new BulkResult(new BulkResponse
         {
-            BatchId = batchId, Status = request.Inflight ? "inflight" : "applied", TransactionCount = items.Count,
+            BatchId = batchId, Status = request.Inflight ? "inflight" : "applied", TransactionCount = prepared.Count,
         }, null);
+    }
+
+    /// <summary>A result decided without the writer: its events, if any, are recorded on their own.</summary>
+    private async Task<BulkResult> RecordAsync(BulkResult result,
+        Func<BulkResult, IReadOnlyList<OutboxEvent>>? completionEvents)
+    {
+        if (completionEvents is not null)
+        {
+            await store.AppendOutboxAsync(completionEvents(result), Clock.Now(clock), CancellationToken.None);
+        }
+        return result;
     }
 
     /// <summary>
@@ -85,29 +111,34 @@ public sealed class BulkService(TransactionService transactions, LedgerWriter wr
     {
         try
         {
-            var result = await RunAsync(request, items, batchId, CancellationToken.None);
-            var status = result.Error is not null ? "failed" : request.Inflight ? "inflight" : "applied";
-            var payload = new JsonObject
-            {
-                ["batch_id"] = batchId,
-                ["status"] = status,
-                ["timestamp"] = Json.BlnkTimeJsonConverter.Format(Clock.Now(clock)),
-            };
-            if (result.Error is { } error)
-            {
-                payload["error"] = error.Message;
-            }
-            else
-            {
-                payload["transaction_count"] = items.Count;
-            }
-            await store.AppendOutboxAsync(eventOutbox.For($"bulk_transaction.{status}", payload.ToJsonString(), batchId),
-                Clock.Now(clock), CancellationToken.None);
+            await RunAsync(request, items, batchId, CancellationToken.None,
+                result => CompletionEvents(request, batchId, items.Count, result));
         }
         catch (Exception exception)
         {
             logger.LogError(exception, "Async bulk {BatchId} failed", batchId);
         }
+    }
+
+    private IReadOnlyList<OutboxEvent> CompletionEvents(BulkRequest request, string batchId, int count,
+        BulkResult result)
+    {
+        var status = result.Error is not null ? "failed" : request.Inflight ? "inflight" : "applied";
+        var payload = new JsonObject
+        {
+            ["batch_id"] = batchId,
+            ["status"] = status,
+            ["timestamp"] = Json.BlnkTimeJsonConverter.Format(Clock.Now(clock)),
+        };
+        if (result.Error is { } error)
+        {
+            payload["error"] = error.Message;
+        }
+        else
+        {
+            payload["transaction_count"] = count;
+        }
+        return eventOutbox.For($"bulk_transaction.{status}", payload.ToJsonString(), batchId);
     }
 
     private static (List<ValidTransaction>? Items, ApiError? Error) Validate(BulkRequest request)

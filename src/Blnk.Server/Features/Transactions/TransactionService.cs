@@ -98,7 +98,7 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
 
     /// <summary>The writer unit for prepared transactions: atomic when asked, else up to the first refusal.</summary>
     public static WriteUnit UnitOf(IReadOnlyList<PreparedTransaction> prepared, ValidTransaction shape,
-        string? groupId, DateTime now)
+        string? groupId, DateTime now, Func<UnitOutcome, IReadOnlyList<OutboxEvent>>? outcomeEvents = null)
     {
         // A dry run always decides as if applying now, so a queued request's preview still checks funds.
         var mode = shape.SkipQueue || shape.DryRun ? PostMode.ApplyNow : PostMode.Enqueue;
@@ -112,6 +112,7 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
             QueueGroupId = shape.SkipQueue || !shape.Atomic ? null : groupId ?? (atomicSplit ? prepared[0].TransactionId : null),
             DryRun = shape.DryRun,
             VirtualBalances = [.. prepared.SelectMany(transaction => transaction.VirtualBalances)],
+            OutcomeEvents = outcomeEvents,
         };
     }
 
