@@ -31,11 +31,25 @@ public sealed class ConcurrencyTests(ServerFixture fixture) : IClassFixture<Serv
         await RunTransferStormAsync([new Api(first.Client), new Api(second.Client)]);
     }
 
+    /// <summary><c>transaction.writer_loops</c> above 1: concurrent batches in one process keep every rule.</summary>
+    [Fact]
+    public async Task Several_writer_loops_on_postgres_keep_every_rule()
+    {
+        var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
+        await using var server = await ServerProcess.StartAsync(dns,
+            new Dictionary<string, string> { ["BLNK_TRANSACTION_WRITER_LOOPS"] = "4" });
+        var api = new Api(server.Client);
+        await RunTransferStormAsync([api]);
+        await AssertHalfOfTheHotDebitsApplyAsync(api);
+    }
+
     [Theory]
     [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
-    public async Task A_hot_balance_with_funds_for_half_the_debits_lets_exactly_half_through(string dialect)
+    public async Task A_hot_balance_with_funds_for_half_the_debits_lets_exactly_half_through(string dialect) =>
+        await AssertHalfOfTheHotDebitsApplyAsync(await fixture.ApiAsync(dialect));
+
+    private static async Task AssertHalfOfTheHotDebitsApplyAsync(Api api)
     {
-        var api = await fixture.ApiAsync(dialect);
         foreach (var skipQueue in new[] { true, false })
         {
             var hot = await api.CreateBalanceAsync();
