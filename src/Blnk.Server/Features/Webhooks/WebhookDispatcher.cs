@@ -100,6 +100,11 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
     {
         var attempt = delivery.Attempts + 1;
         var started = Clock.Now(clock);
+        if (delivery is { Target: OutboxTarget.Hook, HookId: { } hookId } && hooks.Find(hookId) is null)
+        {
+            // Another process may have recorded a call to a hook created less than a reload ago.
+            await hooks.RefreshAsync(cancellationToken);
+        }
         if (Resolve(delivery, out var unreachable) is not { } target)
         {
             return new DeliveryAttempt(delivery.Seq, attempt, started, null, unreachable, 0, Delivered: false,
