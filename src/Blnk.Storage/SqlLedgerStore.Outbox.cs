@@ -28,6 +28,12 @@ public partial interface ILedgerStore
     /// <summary>Stores attempts and moves each delivery on: delivered, scheduled again, or given up.</summary>
     Task RecordDeliveryAttemptsAsync(IReadOnlyList<DeliveryAttempt> attempts, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Removes up to <paramref name="max"/> deliveries finished (delivered or given up) before
+    /// <paramref name="before"/>, with their attempts; returns how many were removed.
+    /// </summary>
+    Task<int> PruneDeliveriesAsync(DateTime before, int max, CancellationToken cancellationToken);
+
     /// <summary>Every recorded attempt, oldest first (at most <paramref name="limit"/>).</summary>
     Task<IReadOnlyList<DeliveryAttemptRecord>> ListDeliveryAttemptsAsync(int limit, CancellationToken cancellationToken);
 }
@@ -163,6 +169,30 @@ public partial class SqlLedgerStore
                 dialect.AddTime(command, "next", attempt.NextAttemptAt);
             }, cancellationToken);
         await dbTransaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<int> PruneDeliveriesAsync(DateTime before, int max, CancellationToken cancellationToken)
+    {
+        const string finished = "SELECT seq FROM webhook_outbox WHERE delivered_at < @before OR dead_at < @before " +
+            "ORDER BY seq LIMIT @max";
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
+        var removed = 0;
+        foreach (var sql in new[]
+        {
+            $"DELETE FROM webhook_attempts WHERE seq IN ({finished})",
+            $"DELETE FROM webhook_outbox WHERE seq IN ({finished})",
+        })
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = dbTransaction;
+            command.CommandText = sql;
+            dialect.AddTime(command, "before", before);
+            SqlDialect.Add(command, "max", max);
+            removed = await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await dbTransaction.CommitAsync(cancellationToken);
+        return removed;
     }
 
     public Task<IReadOnlyList<DeliveryAttemptRecord>> ListDeliveryAttemptsAsync(int limit,

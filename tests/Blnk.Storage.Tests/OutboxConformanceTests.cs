@@ -111,6 +111,29 @@ public sealed class OutboxConformanceTests
         Assert.Single(await store.ClaimDeliveriesAsync(10, start.AddMinutes(2), start.AddMinutes(4), Ct));
     }
 
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Pruning_removes_only_deliveries_finished_before_the_cutoff_with_their_attempts(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var start = Now();
+        await store.AppendOutboxAsync([Event("old", "a"), Event("dead", "b"), Event("recent", "c"),
+            Event("pending", "d")], start, Ct);
+        var claimed = (await ClaimAsync(store, start)).ToDictionary(delivery => delivery.Event);
+        await store.RecordDeliveryAttemptsAsync(
+        [
+            Delivered(claimed["old"]) with { AttemptedAt = start },
+            new DeliveryAttempt(claimed["dead"].Seq, 1, start, 500, "HTTP 500", 1, Delivered: false, GiveUp: true, null),
+            Delivered(claimed["recent"]) with { AttemptedAt = start.AddHours(2) },
+        ], Ct);
+
+        var removed = await store.PruneDeliveriesAsync(start.AddHours(1), 100, Ct);
+
+        Assert.Equal(2, removed);
+        Assert.Equal(["recent"], (await store.ListDeliveryAttemptsAsync(100, Ct)).Select(attempt => attempt.Event));
+        Assert.Equal(["pending"], (await ClaimAsync(store, start.AddMinutes(2))).Select(delivery => delivery.Event));
+    }
+
     private static OutboxEvent Event(string name, string key, string target = OutboxTarget.Webhook) =>
         new(name, $$"""{"key": "{{key}}"}""", key, target, target == OutboxTarget.Webhook ? null : "http://127.0.0.1:1/");
 

@@ -103,6 +103,10 @@ public sealed record BlnkConfiguration
             RetryBase = Milliseconds(prefix + "retry_base_ms", "BLNK_WEBHOOK_RETRY_BASE_MS") ?? defaults.RetryBase,
             RetryMax = Milliseconds(prefix + "retry_max_ms", "BLNK_WEBHOOK_RETRY_MAX_MS") ?? defaults.RetryMax,
             Timeout = Milliseconds(prefix + "timeout_ms", "BLNK_WEBHOOK_TIMEOUT_MS") ?? defaults.Timeout,
+            Retention = ParseInt(prefix + "retention_days",
+                value(prefix + "retention_days", "BLNK_WEBHOOK_RETENTION_DAYS"), 1, 3650) is { } days
+                ? TimeSpan.FromDays(days)
+                : defaults.Retention,
         };
 
         TimeSpan? Milliseconds(string key, string env) =>
@@ -221,4 +225,7 @@ public sealed record WebhookSettings
     public TimeSpan RetryBase { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan RetryMax { get; init; } = TimeSpan.FromMinutes(5);
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long finished deliveries (delivered or given up) and their attempts are kept.</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
 }

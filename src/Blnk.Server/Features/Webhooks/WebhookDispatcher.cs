@@ -24,6 +24,8 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
     private const int ConcurrentDeliveriesMax = 16;
     private const int ErrorTextMax = 500;
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(10);
+    private const int PruneChunk = 5_000;
 
     private readonly HttpClient _http = new(new SocketsHttpHandler
     {
@@ -42,10 +44,16 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var pruneDue = DateTime.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
+                if (Clock.Now(clock) >= pruneDue)
+                {
+                    await PruneAsync(stoppingToken);
+                    pruneDue = Clock.Now(clock) + PruneInterval;
+                }
                 var claimed = await DeliverDueAsync(stoppingToken);
                 if (claimed == 0)
                 {
@@ -62,6 +70,18 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
                 await Task.Delay(IdlePoll, clock, stoppingToken);
             }
         }
+    }
+
+    /// <summary>Removes finished deliveries older than the retention, a bounded chunk per statement.</summary>
+    private async Task PruneAsync(CancellationToken cancellationToken)
+    {
+        var before = Clock.Now(clock) - Settings.Retention;
+        int removed;
+        do
+        {
+            removed = await store.PruneDeliveriesAsync(before, PruneChunk, cancellationToken);
+        }
+        while (removed == PruneChunk);
     }
 
     public override void Dispose()
