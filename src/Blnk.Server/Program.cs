@@ -77,6 +77,7 @@ builder.Services.AddHostedService(services => services.GetRequiredService<Ledger
 builder.Services.AddHostedService<QueueProcessor>();
 builder.Services.AddSingleton<LineagePlanner>();
 builder.Services.AddHostedService<LineageProcessor>();
+builder.Services.AddSingleton<IndicatorBalances>();
 builder.Services.AddSingleton<TransactionService>();
 builder.Services.AddSingleton<InflightService>();
 builder.Services.AddSingleton<RefundService>();

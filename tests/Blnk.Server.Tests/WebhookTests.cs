@@ -22,9 +22,8 @@ public sealed class WebhookTests
     public async Task Every_event_arrives_signed_with_blnks_body(string dialect)
     {
         await using var receiver = WebhookReceiver.Start();
-        var (server, _) = await StartAsync(dialect, receiver);
-        await using var _ = server;
-        var api = new Api(server.Client);
+        await using var host = await StartAsync(dialect, receiver);
+        var api = host.Api;
 
         var ledger = (await api.PostAsync("ledgers", new { name = "Hooked" })).Str("ledger_id");
         var source = await api.CreateBalanceAsync(ledgerId: ledger);
@@ -67,12 +66,10 @@ public sealed class WebhookTests
     {
         await using var receiver = WebhookReceiver.Start();
         await receiver.DownAsync();
-        var (server, dataSource) = await StartAsync(dialect, receiver);
-        await using var _ = server;
-        var api = new Api(server.Client);
-        var source = await api.CreateBalanceAsync();
-        var destination = await api.CreateBalanceAsync();
-        await api.FundAsync(source, 1_000);
+        await using var host = await StartAsync(dialect, receiver);
+        var api = host.Api;
+        var dataSource = host.DataSource;
+        var (source, destination) = await FundedPairAsync(api, 1_000);
         var references = new List<string>();
         for (var i = 0; i < 20; i++)
         {
@@ -100,18 +97,15 @@ public sealed class WebhookTests
     {
         await using var receiver = WebhookReceiver.Start();
         await receiver.DownAsync();
-        var (server, _) = await StartAsync(dialect, receiver);
-        await using var _ = server;
-        var api = new Api(server.Client);
-        var source = await api.CreateBalanceAsync();
-        var destination = await api.CreateBalanceAsync();
-        await api.FundAsync(source, 100);
+        await using var host = await StartAsync(dialect, receiver);
+        var api = host.Api;
+        var (source, destination) = await FundedPairAsync(api, 100);
         var reference = "crash-" + Guid.NewGuid();
         Assert.Equal(HttpStatusCode.Created, (await api.TransferAsync(source, destination, 7, reference: reference)).Status);
 
-        server.Kill();
+        host.Server.Kill();
         receiver.Up();
-        await server.RestartAsync();
+        await host.Server.RestartAsync();
 
         // Different entities arrive in no promised order: wait for all of them.
         await receiver.WaitForAsync(received => HasReference(received, "transaction.applied", reference)
@@ -130,9 +124,9 @@ public sealed class WebhookTests
         receiver.Answer = (_, body) => body.Contains("flaky-", StringComparison.Ordinal) && Interlocked.Increment(ref refusals) <= 2
             ? (503, "busy")
             : (200, "");
-        var (server, dataSource) = await StartAsync(dialect, receiver);
-        await using var _ = server;
-        var api = new Api(server.Client);
+        await using var host = await StartAsync(dialect, receiver);
+        var api = host.Api;
+        var dataSource = host.DataSource;
         var balance = await api.CreateBalanceAsync();
         var reference = "flaky-" + Guid.NewGuid();
         await api.PostAsync("transactions", new
@@ -156,9 +150,9 @@ public sealed class WebhookTests
     public async Task Monitors_call_the_webhook_and_their_callback_level_every_time_edge_once(string dialect)
     {
         await using var receiver = WebhookReceiver.Start();
-        var (server, dataSource) = await StartAsync(dialect, receiver);
-        await using var _ = server;
-        var api = new Api(server.Client);
+        await using var host = await StartAsync(dialect, receiver);
+        var api = host.Api;
+        var dataSource = host.DataSource;
         var balance = await api.CreateBalanceAsync();
         await using var store = LedgerStoreFactory.Create(dataSource);
         var level = Monitor(balance, MonitorTrigger.Level, receiver.Url + "level");
@@ -188,9 +182,9 @@ public sealed class WebhookTests
     {
         await using var receiver = WebhookReceiver.Start();
         receiver.Answer = (path, _) => path == "/refusing" ? (200, """{"success": false, "message": "no"}""") : (200, """{"success": true}""");
-        var (server, dataSource) = await StartAsync(dialect, receiver);
-        await using var _ = server;
-        var api = new Api(server.Client);
+        await using var host = await StartAsync(dialect, receiver);
+        var api = host.Api;
+        var dataSource = host.DataSource;
         await using var store = LedgerStoreFactory.Create(dataSource);
         var pre = Hook(HookType.PreTransaction, receiver.Url + "pre", retryCount: 0);
         var refusing = Hook(HookType.PostTransaction, receiver.Url + "refusing", retryCount: 2);
@@ -222,12 +216,9 @@ public sealed class WebhookTests
     public async Task An_async_bulk_reports_its_outcome(string dialect)
     {
         await using var receiver = WebhookReceiver.Start();
-        var (server, _) = await StartAsync(dialect, receiver);
-        await using var _ = server;
-        var api = new Api(server.Client);
-        var source = await api.CreateBalanceAsync();
-        var destination = await api.CreateBalanceAsync();
-        await api.FundAsync(source, 100);
+        await using var host = await StartAsync(dialect, receiver);
+        var api = host.Api;
+        var (source, destination) = await FundedPairAsync(api, 100);
         object Line(long amount) => new
         {
             precise_amount = amount, precision = 100, currency = "USD", reference = "bulk-" + Guid.NewGuid(),
@@ -278,8 +269,8 @@ public sealed class WebhookTests
         Assert.Empty(await store.ClaimDeliveriesAsync(100, now, now.AddMinutes(1), CancellationToken.None));
     }
 
-    private static async Task<(ServerProcess Server, string DataSource)> StartAsync(string dialect,
-        WebhookReceiver receiver)
+    /// <summary>A server of its own that posts webhooks to <paramref name="receiver"/>, signed, retrying fast.</summary>
+    private static async Task<WebhookHost> StartAsync(string dialect, WebhookReceiver receiver)
     {
         var dataSource = await ServerFixture.NewDataSourceAsync(dialect);
         var server = await ServerProcess.StartAsync(dataSource, new Dictionary<string, string>
@@ -292,7 +283,24 @@ public sealed class WebhookTests
             // A crash mid-delivery holds that delivery until its lease (timeout + 15 s) runs out.
             ["BLNK_WEBHOOK_TIMEOUT_MS"] = "2000",
         });
-        return (server, dataSource);
+        return new WebhookHost(server, dataSource);
+    }
+
+    /// <summary>A source holding <paramref name="preciseAmount"/> and an empty destination.</summary>
+    private static async Task<(string Source, string Destination)> FundedPairAsync(Api api, long preciseAmount)
+    {
+        var source = await api.CreateBalanceAsync();
+        await api.FundAsync(source, preciseAmount);
+        return (source, await api.CreateBalanceAsync());
+    }
+
+    private sealed class WebhookHost(ServerProcess server, string dataSource) : IAsyncDisposable
+    {
+        public ServerProcess Server => server;
+        public string DataSource => dataSource;
+        public Api Api { get; } = new(server.Client);
+
+        public ValueTask DisposeAsync() => server.DisposeAsync();
     }
 
     /// <summary>Checks the signature as a receiver would: HMAC-SHA256 over "&lt;timestamp&gt;.&lt;body&gt;".</summary>

@@ -46,8 +46,9 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         _background.Writer.WriteAsync(unit, cancellationToken);
 
     /// <remarks>
-    /// Several loops (PostgreSQL) overlap one batch's round trips and commit with the next batch's work; they
-    /// are as safe together as several server processes are (row locks in id order, unique references, retry).
+    /// One loop by default. More (<c>transaction.writer_loops</c>, PostgreSQL) are as safe together as several
+    /// server processes are (row locks in id order, unique references, retry), but batches sharing balances
+    /// wait for each other's commit, so they only pay when concurrent batches rarely share balances.
     /// </remarks>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Numerics;
 using System.Text.Json.Nodes;
@@ -7,6 +6,7 @@ using Blnk.Core.Balances;
 using Blnk.Core.Lineage;
 using Blnk.Core.Money;
 using Blnk.Core.Transactions;
+using Blnk.Server.Features.Balances;
 using Blnk.Server.Writer;
 using Blnk.Storage;
 
@@ -26,12 +26,10 @@ namespace Blnk.Server.Features.Lineage;
 /// already taken and writes nothing. Reading under the writer's locks instead would put allocation inside the
 /// writer's batch planning, which knows nothing of lineage.
 /// </remarks>
-public sealed class LineagePlanner(ILedgerStore store, IdGenerator ids, TimeProvider clock)
+public sealed class LineagePlanner(ILedgerStore store, IdGenerator ids, IndicatorBalances indicatorBalances,
+    TimeProvider clock)
 {
     private const string TypeKey = "_lineage_type";
-
-    /// <summary>(indicator, currency) → balance id: an indicator balance, once created, never changes.</summary>
-    private readonly ConcurrentDictionary<(string Indicator, string Currency), string> _indicatorBalances = new();
 
     public async Task<WriteUnit> PlanAsync(PendingLineageWork work, CancellationToken cancellationToken)
     {
@@ -246,24 +244,11 @@ public sealed class LineagePlanner(ILedgerStore store, IdGenerator ids, TimeProv
             throw new InvalidOperationException($"tracked balance {tracked.BalanceId} has no identity");
         }
         var identifier = LineageNames.IdentityIdentifier(identity);
-        var shadow = await IndicatorBalanceAsync(LineageNames.ShadowIndicator(provider, identifier), tracked.Currency,
-            cancellationToken);
-        var aggregate = await IndicatorBalanceAsync(LineageNames.AggregateIndicator(identifier), tracked.Currency,
-            cancellationToken);
+        var shadow = await indicatorBalances.EnsureAsync(LineageNames.ShadowIndicator(provider, identifier),
+            tracked.Currency, Clock.Now(clock), cancellationToken);
+        var aggregate = await indicatorBalances.EnsureAsync(LineageNames.AggregateIndicator(identifier),
+            tracked.Currency, Clock.Now(clock), cancellationToken);
         return new LineageAccounts(provider, identity.IdentityId, shadow, aggregate);
-    }
-
-    private async Task<string> IndicatorBalanceAsync(string indicator, string currency,
-        CancellationToken cancellationToken)
-    {
-        if (_indicatorBalances.TryGetValue((indicator, currency), out var cached))
-        {
-            return cached;
-        }
-        var balanceId = await store.EnsureIndicatorBalanceAsync(indicator, currency,
-            ids.New(IdGenerator.BalancePrefix), Clock.Now(clock), cancellationToken);
-        _indicatorBalances[(indicator, currency)] = balanceId;
-        return balanceId;
     }
 
     private sealed record LineageAccounts(string Provider, string IdentityId, string ShadowBalanceId,

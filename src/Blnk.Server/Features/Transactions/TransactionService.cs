@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Numerics;
 using System.Text.Json.Nodes;
@@ -6,6 +5,7 @@ using Blnk.Core.Balances;
 using Blnk.Core.Money;
 using Blnk.Core.Transactions;
 using Blnk.Server.Errors;
+using Blnk.Server.Features.Balances;
 using Blnk.Server.Json;
 using Blnk.Server.Writer;
 using Blnk.Storage;
@@ -27,15 +27,14 @@ public sealed record CreateResult(TransactionResponse? Response, ApiError? Error
 /// the rows to the batching writer — applied at once with <c>skip_queue</c>, otherwise stored as QUEUED
 /// and applied by the queue processor (contract §6.2, §6.6, decisions 3, 5 and 6).
 /// </summary>
-public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, IdGenerator ids, TimeProvider clock)
+public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, IdGenerator ids,
+    IndicatorBalances indicatorBalances, TimeProvider clock)
 {
     public const string QueuedParentKey = "QUEUED_PARENT_TRANSACTION";
 
     private readonly ILedgerStore _store = store;
     private readonly IdGenerator _ids = ids;
-
-    /// <summary>(indicator, currency) → balance id. The mapping never changes once created, so caching is safe.</summary>
-    private readonly ConcurrentDictionary<(string Indicator, string Currency), string> _indicatorBalances = new();
+    private readonly IndicatorBalances _indicatorBalances = indicatorBalances;
 
     public async Task<CreateResult> CreateAsync(ValidTransaction request, CancellationToken cancellationToken)
     {
@@ -278,18 +277,13 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
             {
                 return identifier;
             }
-            if (service._indicatorBalances.TryGetValue((identifier, currency), out var cached))
+            if (service._indicatorBalances.Known(identifier, currency) is { } known)
             {
-                return cached;
+                return known;
             }
-            if (dryRun)
-            {
-                return await ResolveWithoutWritingAsync(identifier, cancellationToken);
-            }
-            var balanceId = await service._store.EnsureIndicatorBalanceAsync(identifier, currency,
-                service._ids.New(IdGenerator.BalancePrefix), now, cancellationToken);
-            service._indicatorBalances[(identifier, currency)] = balanceId;
-            return balanceId;
+            return dryRun
+                ? await ResolveWithoutWritingAsync(identifier, cancellationToken)
+                : await service._indicatorBalances.EnsureAsync(identifier, currency, now, cancellationToken);
         }
 
         private async Task<string> ResolveWithoutWritingAsync(string identifier, CancellationToken cancellationToken)

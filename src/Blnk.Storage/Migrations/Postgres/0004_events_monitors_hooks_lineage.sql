@@ -3,8 +3,8 @@
 -- Each outbox row is one delivery to one target: the global webhook ('webhook', url resolved from the
 -- configuration at delivery time), a monitor's call_back_url ('callback') or a transaction hook ('hook').
 -- Rows with the same entity_key are delivered in seq order; a row is done when delivered_at or dead_at is set.
--- The payload is kept as the exact JSON text that is sent (jsonb would reorder the keys).
-DELETE FROM webhook_outbox;
+-- The payload is kept as the exact JSON text that is sent (jsonb would reorder the keys). Events already
+-- recorded are kept and delivered to the global webhook like new ones.
 ALTER TABLE webhook_outbox
     ALTER COLUMN payload TYPE TEXT,
     ADD COLUMN target          TEXT NOT NULL DEFAULT 'webhook' CHECK (target IN ('webhook', 'callback', 'hook')),

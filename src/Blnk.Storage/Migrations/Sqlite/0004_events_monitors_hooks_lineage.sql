@@ -3,8 +3,9 @@
 -- Each outbox row is one delivery to one target: the global webhook ('webhook', url resolved from the
 -- configuration at delivery time), a monitor's call_back_url ('callback') or a transaction hook ('hook').
 -- Rows with the same entity_key are delivered in seq order; a row is done when delivered_at or dead_at is set.
-DROP TABLE webhook_outbox;
-CREATE TABLE webhook_outbox (
+-- SQLite cannot add CHECKed columns in place: the table is rebuilt and the events already recorded are kept
+-- (they are delivered to the global webhook like new ones).
+CREATE TABLE webhook_outbox_delivery (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
     event        TEXT NOT NULL,
     payload      TEXT NOT NULL,
@@ -20,6 +21,10 @@ CREATE TABLE webhook_outbox (
     dead_at      INTEGER,
     last_error   TEXT
 );
+INSERT INTO webhook_outbox_delivery (seq, event, payload, created_at, available_at, lease_until)
+SELECT seq, event, payload, created_at, created_at, created_at FROM webhook_outbox;
+DROP TABLE webhook_outbox;
+ALTER TABLE webhook_outbox_delivery RENAME TO webhook_outbox;
 CREATE INDEX webhook_outbox_pending_idx ON webhook_outbox (available_at, seq)
     WHERE delivered_at IS NULL AND dead_at IS NULL;
 CREATE INDEX webhook_outbox_entity_idx ON webhook_outbox (target, entity_key, seq)
