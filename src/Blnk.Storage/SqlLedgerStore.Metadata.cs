@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Blnk.Core.Transactions;
 
 namespace Blnk.Storage;
@@ -45,41 +46,49 @@ public partial class SqlLedgerStore
             _ => throw new ArgumentOutOfRangeException(nameof(entity), entity, null),
         };
         await using var connection = await SqlDialect.OpenAsync(cancellationToken);
-        // SQLite: BEGIN IMMEDIATE; PostgreSQL: the row locks below. Either way the read-merge-write of a row
-        // cannot interleave with another update of it.
+        // SQLite: BEGIN IMMEDIATE; PostgreSQL: the row locks of MergeRowsMetaDataAsync. Either way the
+        // read-merge-write of a row cannot interleave with another update of it.
         await using var dbTransaction = await SqlDialect.BeginWriteAsync(connection, cancellationToken);
+        var merged = await MergeRowsMetaDataAsync(connection, dbTransaction, table, key, rowsOfEntity, entityId, merge,
+            cancellationToken);
+        await dbTransaction.CommitAsync(cancellationToken);
+        return merged;
+    }
+
+    /// <summary>
+    /// Inside a write transaction: locks the rows of <paramref name="table"/> that <paramref name="rowsWhere"/>
+    /// (with <c>@id</c>) selects, and replaces each row's meta_data with <paramref name="merge"/>(current).
+    /// Returns the last merged JSON, or null when no row matched.
+    /// </summary>
+    internal async Task<string?> MergeRowsMetaDataAsync(DbConnection connection, DbTransaction dbTransaction,
+        string table, string key, string rowsWhere, string id, Func<string?, string> merge,
+        CancellationToken cancellationToken)
+    {
         var rows = new List<(string Key, string? MetaData)>();
         await using (var select = connection.CreateCommand())
         {
             select.Transaction = dbTransaction;
             select.CommandText =
-                $"SELECT {key}, meta_data FROM {table} WHERE {rowsOfEntity} {SqlDialect.LockRowsClause}";
-            SqlDialect.Add(select, "id", entityId);
+                $"SELECT {key}, meta_data FROM {table} WHERE {rowsWhere} {SqlDialect.LockRowsClause}";
+            SqlDialect.Add(select, "id", id);
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 rows.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1)));
             }
         }
-        if (rows.Count == 0)
-        {
-            return null;
-        }
         string? merged = null;
-        await using (var update = connection.CreateCommand())
+        await using var update = connection.CreateCommand();
+        update.Transaction = dbTransaction;
+        update.CommandText = $"UPDATE {table} SET meta_data = @meta WHERE {key} = @key";
+        foreach (var (rowKey, metaData) in rows)
         {
-            update.Transaction = dbTransaction;
-            update.CommandText = $"UPDATE {table} SET meta_data = @meta WHERE {key} = @key";
-            foreach (var (rowKey, metaData) in rows)
-            {
-                merged = merge(metaData);
-                update.Parameters.Clear();
-                SqlDialect.AddJson(update, "meta", merged);
-                SqlDialect.Add(update, "key", rowKey);
-                await update.ExecuteNonQueryAsync(cancellationToken);
-            }
+            merged = merge(metaData);
+            update.Parameters.Clear();
+            SqlDialect.AddJson(update, "meta", merged);
+            SqlDialect.Add(update, "key", rowKey);
+            await update.ExecuteNonQueryAsync(cancellationToken);
         }
-        await dbTransaction.CommitAsync(cancellationToken);
         return merged;
     }
 

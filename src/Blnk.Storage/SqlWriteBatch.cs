@@ -243,28 +243,20 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
     }
 
     /// <summary>
-    /// Sets <c>BLNK_FUND_ALLOCATION</c> in a transaction's meta_data, keeping its other keys. The row is read
-    /// under a row lock (PostgreSQL) or the write lock (SQLite), as a metadata update reads it, so neither
-    /// loses the other's keys.
+    /// Sets <c>BLNK_FUND_ALLOCATION</c> in a transaction's meta_data, keeping its other keys, as a metadata
+    /// update does (row locked while merged, so neither loses the other's keys).
     /// </summary>
     private async Task MergeFundAllocationAsync(string transactionId, string allocationJson,
         CancellationToken cancellationToken)
     {
-        string? current;
-        await using (var select = Command())
-        {
-            select.CommandText = "SELECT meta_data FROM transactions WHERE transaction_id = @id " +
-                _dialect.LockRowsClause;
-            SqlDialect.Add(select, "id", transactionId);
-            current = await select.ExecuteScalarAsync(cancellationToken) as string;
-        }
-        var metaData = current is null ? [] : JsonNode.Parse(current)!.AsObject();
-        metaData[LineageNames.FundAllocationKey] = JsonNode.Parse(allocationJson);
-        await using var update = Command();
-        update.CommandText = "UPDATE transactions SET meta_data = @meta WHERE transaction_id = @id";
-        SqlDialect.Add(update, "id", transactionId);
-        _dialect.AddJson(update, "meta", metaData.ToJsonString());
-        Invariant.Assert(await update.ExecuteNonQueryAsync(cancellationToken) == 1);
+        var merged = await store.MergeRowsMetaDataAsync(connection, dbTransaction, "transactions", "transaction_id",
+            "transaction_id = @id", transactionId, current =>
+            {
+                var metaData = current is null ? [] : JsonNode.Parse(current)!.AsObject();
+                metaData[LineageNames.FundAllocationKey] = JsonNode.Parse(allocationJson);
+                return metaData.ToJsonString();
+            }, cancellationToken);
+        Invariant.Assert(merged is not null);
     }
 
     private static void AssertBalanceInvariants(Balance balance)
