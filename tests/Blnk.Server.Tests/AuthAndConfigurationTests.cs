@@ -38,6 +38,10 @@ public sealed class AuthAndConfigurationTests
     [InlineData("BLNK_SERVER_SECURE", "maybe", "server.secure")]
     [InlineData("BLNK_DATA_SOURCE_DNS", "mysql://x@y/z", "data_source.dns")]
     [InlineData("BLNK_SERVER_HOST", "not an address", "server.host")]
+    [InlineData("BLNK_WEBHOOK_URL", "ftp://example.com/hook", "notification.webhook.url")]
+    [InlineData("BLNK_WEBHOOK_HEADERS", "no-colon-here", "BLNK_WEBHOOK_HEADERS")]
+    [InlineData("BLNK_WEBHOOK_MAX_ATTEMPTS", "0", "notification.webhook.max_attempts")]
+    [InlineData("BLNK_TRANSACTION_WRITER_LOOPS", "99", "transaction.writer_loops")]
     public async Task A_bad_configuration_value_stops_start_up_naming_the_key(string variable, string value,
         string named)
     {

@@ -129,9 +129,9 @@ public sealed record BlnkConfiguration
     }
 
     private static Uri ParseUrl(string key, string text) =>
-        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
-            ? uri
-            : throw new ConfigurationException($"{key} must be an absolute http(s) URL, got '{text}'");
+        Http.CallableUrl.Problem(text) is { } problem
+            ? throw new ConfigurationException($"{key} {problem}, got '{text}'")
+            : new Uri(text, UriKind.Absolute);
 
     private static Dictionary<string, string> ReadFile(string path)
     {
