@@ -72,6 +72,7 @@ builder.Services.AddSingleton<BalanceReader>();
 builder.Services.AddHostedService(services => services.GetRequiredService<BalanceReader>());
 builder.Services.AddSingleton<EventOutbox>();
 builder.Services.AddHostedService<WebhookDispatcher>();
+builder.Services.AddSingleton<WriterMetrics>();
 builder.Services.AddSingleton<LedgerWriter>();
 builder.Services.AddHostedService(services => services.GetRequiredService<LedgerWriter>());
 builder.Services.AddHostedService<QueueProcessor>();

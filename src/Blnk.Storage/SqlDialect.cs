@@ -13,6 +13,10 @@ public abstract class SqlDialect
 
     public abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
+    /// <summary>A connection for the writer's batches, whose every statement is a lookup or change by key.</summary>
+    public virtual ValueTask<DbConnection> OpenWriterAsync(CancellationToken cancellationToken) =>
+        OpenAsync(cancellationToken);
+
     /// <summary>Starts the write transaction of a batch (SQLite: BEGIN IMMEDIATE).</summary>
     public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection,
         CancellationToken cancellationToken);

@@ -352,7 +352,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
 
     public virtual async Task<IWriteBatch> BeginWriteBatchAsync(CancellationToken cancellationToken)
     {
-        var connection = await dialect.OpenAsync(cancellationToken);
+        var connection = await dialect.OpenWriterAsync(cancellationToken);
         try
         {
             var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Blnk.Core;
 using Blnk.Core.Transactions;
@@ -20,7 +21,8 @@ namespace Blnk.Server.Writer;
 /// reference is unique by index, and a conflicting batch is retried whole.
 /// </remarks>
 public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, WriterOptions options, IdGenerator ids,
-    MonitorRegistry monitors, EventOutbox eventOutbox, TimeProvider clock, ILogger<LedgerWriter> logger)
+    MonitorRegistry monitors, EventOutbox eventOutbox, WriterMetrics metrics, TimeProvider clock,
+    ILogger<LedgerWriter> logger)
     : BackgroundService
 {
     private const int ConflictAttemptsMax = 5;
@@ -154,6 +156,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 
     private async Task<UnitOutcome[]> ApplyBatchAsync(List<WriteUnit> batch, CancellationToken cancellationToken)
     {
+        var startedAt = Stopwatch.GetTimestamp();
+        metrics.RecordUnits(batch.Count);
         var operations = batch.SelectMany(unit => unit.Operations).ToList();
         var posts = operations.OfType<PostTransaction>().Select(post => post.Row).ToList();
         var resolves = operations.OfType<ResolveInflight>().ToList();
@@ -181,7 +185,9 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now, cancellationToken);
         var plan = new BatchPlan(balances, holds, references, takenEntries, takenActions, takenLineageWork,
             () => ids.New(IdGenerator.ActionPrefix), monitors.ForBalance);
+        var decidingAt = metrics.RecordPhase("read", startedAt);
         var outcomes = batch.Select(plan.Decide).ToArray();
+        var writingAt = metrics.RecordPhase("decide", decidingAt);
         await dbBatch.InsertTransactionsAsync(plan.Rows, cancellationToken);
         await dbBatch.EnqueueAsync(plan.QueueEntries, cancellationToken);
         await dbBatch.ScheduleInflightActionsAsync(plan.ScheduledActions, cancellationToken);
@@ -189,7 +195,9 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         await dbBatch.AppendLineageWorkAsync(plan.LineageWork, now, cancellationToken);
         await dbBatch.SettleLineageAsync(plan.LineageSettlements, cancellationToken);
         await dbBatch.AppendOutboxAsync(Events(plan, batch, outcomes), now, cancellationToken);
+        var committingAt = metrics.RecordPhase("write", writingAt);
         await dbBatch.CommitAsync(cancellationToken);
+        metrics.RecordPhase("commit", committingAt);
         if (plan.QueueEntries.Count > 0 || plan.ScheduledActions.Count > 0)
         {
             queueSignal.Notify();

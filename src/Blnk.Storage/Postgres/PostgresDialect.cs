@@ -11,7 +11,7 @@ namespace Blnk.Storage.Postgres;
 /// batch are row-locked in id order, queue entries are claimed with <c>FOR UPDATE SKIP LOCKED</c>.
 /// Tables live in the schema <c>blnk</c>.
 /// </summary>
-public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
+public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSource writerDataSource) : SqlDialect
 {
     public const string SchemaName = "blnk";
 
@@ -24,6 +24,9 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
 
     public override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
+
+    public override async ValueTask<DbConnection> OpenWriterAsync(CancellationToken cancellationToken) =>
+        await writerDataSource.OpenConnectionAsync(cancellationToken);
 
     public override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection,
         CancellationToken cancellationToken) =>
