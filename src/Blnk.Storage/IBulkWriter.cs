@@ -5,18 +5,16 @@ using Blnk.Core.Transactions;
 namespace Blnk.Storage;
 
 /// <summary>Set-based writes of a writer batch: one statement for all rows instead of one per row.</summary>
+/// <remarks>Each method sets the text and parameters of a fresh command of the batch; the batch sends it.</remarks>
 public interface IBulkWriter
 {
-    /// <remarks>Each method gets a fresh command already enlisted in the batch's database transaction.</remarks>
-    Task InsertTransactionsAsync(DbCommand command, IReadOnlyList<TransactionRecord> rows,
-        CancellationToken cancellationToken);
+    void InsertTransactions(DbCommand command, IReadOnlyList<TransactionRecord> rows);
 
-    Task EnqueueAsync(DbCommand command, IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken);
+    void Enqueue(DbCommand command, IReadOnlyList<QueueEntry> entries);
 
     /// <summary>Outbox rows in the given order (their sequence numbers keep it).</summary>
-    Task InsertOutboxAsync(DbCommand command, IReadOnlyList<OutboxEvent> events, DateTime now,
-        CancellationToken cancellationToken);
+    void InsertOutbox(DbCommand command, IReadOnlyList<OutboxEvent> events, DateTime now);
 
-    Task UpdateBalancesAsync(DbCommand command, IReadOnlyCollection<Balance> balances,
-        CancellationToken cancellationToken);
+    /// <summary>A statement whose row count is the number of balances updated.</summary>
+    void UpdateBalances(DbCommand command, IReadOnlyCollection<Balance> balances);
 }

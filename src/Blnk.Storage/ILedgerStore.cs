@@ -118,8 +118,15 @@ public partial interface ILedgerStore : IAsyncDisposable
 /// id order; SQLite: the database write lock), changes are buffered, and nothing is visible to
 /// anyone until <see cref="CommitAsync"/> returns.
 /// </summary>
+/// <remarks>
+/// A write may be sent with the next read or with the commit (PostgreSQL), so its failure can surface there; any
+/// failure leaves nothing of the batch committed.
+/// </remarks>
 public interface IWriteBatch : IAsyncDisposable
 {
+    /// <summary>Everything a batch reads before deciding, in one round trip where the database allows it.</summary>
+    Task<BatchReads> ReadAsync(BatchReadRequest request, CancellationToken cancellationToken);
+
     Task<Dictionary<string, Balance>> LockBalancesAsync(IReadOnlyCollection<string> balanceIds,
         CancellationToken cancellationToken);
 
@@ -167,3 +174,25 @@ public interface IWriteBatch : IAsyncDisposable
 
     Task CommitAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>What a writer batch reads, under its locks: see <see cref="IWriteBatch.ReadAsync"/>.</summary>
+public sealed record BatchReadRequest(
+    IReadOnlyCollection<string> BalanceIds,
+    IReadOnlyCollection<string> HoldIds,
+    IReadOnlyCollection<string> References,
+    IReadOnlyCollection<string> QueueEntryIds,
+    IReadOnlyCollection<string> InflightActionIds,
+    IReadOnlyCollection<long> LineageWorkSeqs,
+    DateTime Now);
+
+/// <summary>
+/// The locked balances, each hold's progress, the references already stored, and the queue entries, inflight
+/// actions and lineage work rows this batch took (each is taken by one batch only).
+/// </summary>
+public sealed record BatchReads(
+    Dictionary<string, Balance> Balances,
+    Dictionary<string, HoldProgress> HoldProgress,
+    HashSet<string> ExistingReferences,
+    HashSet<string> TakenQueueEntries,
+    HashSet<string> TakenInflightActions,
+    HashSet<long> TakenLineageWork);

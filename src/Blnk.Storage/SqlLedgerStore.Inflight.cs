@@ -107,13 +107,13 @@ public partial class SqlLedgerStore
         try
         {
             await batch.ScheduleInflightActionsAsync(actions, cancellationToken);
+            await batch.CommitAsync(cancellationToken);
+            return true;
         }
         catch (DbException exception) when (SqlDialect.IsUniqueViolation(exception, out _))
         {
             return false;
         }
-        await batch.CommitAsync(cancellationToken);
-        return true;
     }
 
     public async Task<IReadOnlyList<InflightActionEntry>> ClaimInflightActionsAsync(int max, DateTime now,
@@ -150,7 +150,7 @@ public partial class SqlLedgerStore
     {
         var connection = await SqlDialect.OpenAsync(cancellationToken);
         var dbTransaction = await SqlDialect.BeginReadAsync(connection, cancellationToken);
-        return new SqlWriteBatch(this, connection, dbTransaction);
+        return new SqlWriteBatch(this, connection, StatementPipeline.OnTransaction(connection, dbTransaction));
     }
 
     private InflightActionEntry ReadInflightAction(DbDataReader reader) => new(

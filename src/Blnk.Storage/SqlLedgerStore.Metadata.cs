@@ -60,7 +60,7 @@ public partial class SqlLedgerStore
     /// (with <c>@id</c>) selects, and replaces each row's meta_data with <paramref name="merge"/>(current).
     /// Returns the last merged JSON, or null when no row matched.
     /// </summary>
-    internal async Task<string?> MergeRowsMetaDataAsync(DbConnection connection, DbTransaction dbTransaction,
+    internal async Task<string?> MergeRowsMetaDataAsync(DbConnection connection, DbTransaction? dbTransaction,
         string table, string key, string rowsWhere, string id, Func<string?, string> merge,
         CancellationToken cancellationToken)
     {

@@ -63,16 +63,19 @@ public partial class SqlLedgerStore
 
     internal Task WriteOutboxAsync(DbConnection connection, DbTransaction dbTransaction,
         IReadOnlyList<OutboxEvent> events, DateTime now, CancellationToken cancellationToken) =>
-        SqlDialect.ExecuteManyAsync(connection, dbTransaction, InsertOutboxSql, events, (command, outboxEvent) =>
-        {
-            SqlDialect.Add(command, "event", outboxEvent.Event);
-            SqlDialect.Add(command, "payload", outboxEvent.PayloadJson);
-            dialect.AddTime(command, "now", now);
-            SqlDialect.Add(command, "target", outboxEvent.Target);
-            SqlDialect.Add(command, "url", outboxEvent.Url);
-            SqlDialect.Add(command, "hook", outboxEvent.HookId);
-            SqlDialect.Add(command, "key", outboxEvent.EntityKey);
-        }, cancellationToken);
+        SqlDialect.ExecuteManyAsync(connection, dbTransaction, InsertOutboxSql, events,
+            (command, outboxEvent) => BindOutboxEvent(command, outboxEvent, now), cancellationToken);
+
+    internal void BindOutboxEvent(DbCommand command, OutboxEvent outboxEvent, DateTime now)
+    {
+        SqlDialect.Add(command, "event", outboxEvent.Event);
+        SqlDialect.Add(command, "payload", outboxEvent.PayloadJson);
+        dialect.AddTime(command, "now", now);
+        SqlDialect.Add(command, "target", outboxEvent.Target);
+        SqlDialect.Add(command, "url", outboxEvent.Url);
+        SqlDialect.Add(command, "hook", outboxEvent.HookId);
+        SqlDialect.Add(command, "key", outboxEvent.EntityKey);
+    }
 
     public async Task<IReadOnlyList<OutboxDelivery>> ClaimDeliveriesAsync(int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken)

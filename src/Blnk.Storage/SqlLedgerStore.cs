@@ -314,7 +314,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
     }
 
     internal async Task<Dictionary<string, TransactionRecord>> LoadByIdsAsync(DbConnection connection,
-        DbTransaction dbTransaction, IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
+        DbTransaction? dbTransaction, IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
     {
         var rows = new Dictionary<string, TransactionRecord>(StringComparer.Ordinal);
         if (transactionIds.Count == 0)
@@ -355,8 +355,9 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         var connection = await dialect.OpenWriterAsync(cancellationToken);
         try
         {
-            var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
-            return new SqlWriteBatch(this, connection, dbTransaction);
+            var pipeline = await StatementPipeline.StartAsync(connection,
+                () => dialect.BeginWriteAsync(connection, cancellationToken));
+            return new SqlWriteBatch(this, connection, pipeline);
         }
         catch
         {

@@ -8,8 +8,11 @@ using Blnk.Core.Transactions;
 
 namespace Blnk.Storage;
 
-/// <summary>One database transaction of the batching writer, in SQL shared by both dialects.</summary>
-internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connection, DbTransaction dbTransaction)
+/// <summary>
+/// One database transaction of the batching writer, in SQL shared by both dialects. Its statements go through a
+/// <see cref="StatementPipeline"/>: on PostgreSQL writes travel with the next read or the commit.
+/// </summary>
+internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connection, StatementPipeline pipeline)
     : IWriteBatch
 {
     private const string UpdateBalanceSql = "UPDATE balances SET balance = @balance, credit_balance = @credit, " +
@@ -34,151 +37,201 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
 
     private readonly SqlDialect _dialect = store.SqlDialect;
 
+    public async Task<BatchReads> ReadAsync(BatchReadRequest request, CancellationToken cancellationToken)
+    {
+        var reads = new List<(DbCommand, Func<DbDataReader, Task>)>();
+        var balances = LockBalances(reads, request.BalanceIds, cancellationToken);
+        // After the locks: every other change to these holds had to take the same balance locks first.
+        var progress = LoadHoldProgress(reads, request.HoldIds, cancellationToken);
+        var references = FindExistingReferences(reads, request.References, cancellationToken);
+        var entries = TakeQueueEntries(reads, request.QueueEntryIds, cancellationToken);
+        var actions = TakeInflightActions(reads, request.InflightActionIds, cancellationToken);
+        var lineageWork = TakeLineageWork(reads, request.LineageWorkSeqs, request.Now, cancellationToken);
+        await pipeline.ReadAsync(reads, cancellationToken);
+        return new BatchReads(balances, progress, references, entries, actions, lineageWork);
+    }
+
     public async Task<Dictionary<string, Balance>> LockBalancesAsync(IReadOnlyCollection<string> balanceIds,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) =>
+        await RunAsync(reads => LockBalances(reads, balanceIds, cancellationToken), cancellationToken);
+
+    private Dictionary<string, Balance> LockBalances(List<(DbCommand, Func<DbDataReader, Task>)> reads,
+        IReadOnlyCollection<string> balanceIds, CancellationToken cancellationToken)
     {
         var balances = new Dictionary<string, Balance>(StringComparer.Ordinal);
         if (balanceIds.Count == 0)
         {
             return balances;
         }
-        await using var command = Command();
+        var command = pipeline.CreateCommand();
         var membership = _dialect.AddInList(command, "ids", balanceIds);
         command.CommandText = $"SELECT {SqlLedgerStore.BalanceColumns} FROM balances WHERE balance_id {membership} " +
             $"ORDER BY balance_id {_dialect.LockRowsClause}";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        reads.Add((command, async reader =>
         {
-            var balance = store.ReadBalance(reader);
-            balances[balance.BalanceId] = balance;
-        }
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var balance = store.ReadBalance(reader);
+                balances[balance.BalanceId] = balance;
+            }
+        }));
         return balances;
     }
 
     public async Task<HashSet<string>> FindExistingReferencesAsync(IReadOnlyCollection<string> references,
-        CancellationToken cancellationToken)
-    {
-        if (references.Count == 0)
-        {
-            return [];
-        }
-        await using var command = Command();
-        var membership = _dialect.AddInList(command, "refs", references);
-        command.CommandText = $"SELECT reference FROM transactions WHERE reference {membership}";
-        return await ReadStringsAsync(command, cancellationToken);
-    }
+        CancellationToken cancellationToken) =>
+        await RunAsync(reads => FindExistingReferences(reads, references, cancellationToken), cancellationToken);
+
+    private HashSet<string> FindExistingReferences(List<(DbCommand, Func<DbDataReader, Task>)> reads,
+        IReadOnlyCollection<string> references, CancellationToken cancellationToken) =>
+        ReadStrings(reads, references, "refs", membership =>
+            $"SELECT reference FROM transactions WHERE reference {membership}", cancellationToken);
 
     public async Task<HashSet<string>> TakeQueueEntriesAsync(IReadOnlyCollection<string> transactionIds,
-        CancellationToken cancellationToken)
-    {
-        if (transactionIds.Count == 0)
-        {
-            return [];
-        }
-        await using var command = Command();
-        var membership = _dialect.AddInList(command, "ids", transactionIds);
-        command.CommandText = $"DELETE FROM transaction_queue WHERE transaction_id {membership} RETURNING transaction_id";
-        return await ReadStringsAsync(command, cancellationToken);
-    }
+        CancellationToken cancellationToken) =>
+        await RunAsync(reads => TakeQueueEntries(reads, transactionIds, cancellationToken), cancellationToken);
 
-    public Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken)
+    private HashSet<string> TakeQueueEntries(List<(DbCommand, Func<DbDataReader, Task>)> reads,
+        IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken) =>
+        ReadStrings(reads, transactionIds, "ids", membership =>
+            $"DELETE FROM transaction_queue WHERE transaction_id {membership} RETURNING transaction_id", cancellationToken);
+
+    public async Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows,
+        CancellationToken cancellationToken)
     {
         if (rows.Count == 0)
         {
-            return Task.CompletedTask;
+            return;
         }
-        return _dialect.BulkWriter is { } bulk
-            ? bulk.InsertTransactionsAsync(Command(), rows, cancellationToken)
-            : SqlDialect.ExecuteManyAsync(connection, dbTransaction, SqlLedgerStore.InsertTransactionSql, rows,
-                store.AddTransactionParameters, cancellationToken);
+        if (_dialect.BulkWriter is { } bulk)
+        {
+            var command = pipeline.CreateCommand();
+            bulk.InsertTransactions(command, rows);
+            await pipeline.WriteAsync(command, null, cancellationToken);
+            return;
+        }
+        await WriteEachAsync(SqlLedgerStore.InsertTransactionSql, rows, store.AddTransactionParameters,
+            cancellationToken);
     }
 
-    public Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken)
+    public async Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken)
     {
         if (entries.Count == 0)
         {
-            return Task.CompletedTask;
+            return;
         }
-        return _dialect.BulkWriter is { } bulk
-            ? bulk.EnqueueAsync(Command(), entries, cancellationToken)
-            : SqlDialect.ExecuteManyAsync(connection, dbTransaction, EnqueueSql, entries, (command, entry) =>
-            {
-                SqlDialect.Add(command, "id", entry.TransactionId);
-                _dialect.AddTime(command, "available", entry.AvailableAt);
-                SqlDialect.Add(command, "group", entry.GroupId);
-            }, cancellationToken);
+        if (_dialect.BulkWriter is { } bulk)
+        {
+            var command = pipeline.CreateCommand();
+            bulk.Enqueue(command, entries);
+            await pipeline.WriteAsync(command, null, cancellationToken);
+            return;
+        }
+        await WriteEachAsync(EnqueueSql, entries, (command, entry) =>
+        {
+            SqlDialect.Add(command, "id", entry.TransactionId);
+            _dialect.AddTime(command, "available", entry.AvailableAt);
+            SqlDialect.Add(command, "group", entry.GroupId);
+        }, cancellationToken);
     }
 
-    public Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(
-        IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken) =>
-        store.LoadByIdsAsync(connection, dbTransaction, transactionIds, cancellationToken);
+    public async Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(
+        IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
+    {
+        if (transactionIds.Count == 0)
+        {
+            return new Dictionary<string, TransactionRecord>(StringComparer.Ordinal);
+        }
+        await pipeline.FlushAsync(cancellationToken);
+        return await store.LoadByIdsAsync(connection, pipeline.Transaction, transactionIds, cancellationToken);
+    }
 
     public async Task<Dictionary<string, HoldProgress>> LoadHoldProgressAsync(IReadOnlyCollection<string> holdIds,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) =>
+        await RunAsync(reads => LoadHoldProgress(reads, holdIds, cancellationToken), cancellationToken);
+
+    private Dictionary<string, HoldProgress> LoadHoldProgress(List<(DbCommand, Func<DbDataReader, Task>)> reads,
+        IReadOnlyCollection<string> holdIds, CancellationToken cancellationToken)
     {
         var progress = holdIds.ToDictionary(id => id, _ => new HoldProgress(0, false), StringComparer.Ordinal);
         if (holdIds.Count == 0)
         {
             return progress;
         }
-        await using var command = Command();
+        var command = pipeline.CreateCommand();
         var membership = _dialect.AddInList(command, "ids", holdIds);
         command.CommandText = "SELECT parent_transaction, status, precise_amount FROM transactions " +
             $"WHERE parent_transaction {membership} AND status IN ('{TransactionStatus.Applied}', '{TransactionStatus.Void}')";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        reads.Add((command, async reader =>
         {
-            var (holdId, current) = (reader.GetString(0), progress[reader.GetString(0)]);
-            progress[holdId] = reader.GetString(1) == TransactionStatus.Void
-                ? current with { Voided = true }
-                : current with { Committed = current.Committed + _dialect.ReadAmount(reader, 2) };
-        }
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var (holdId, current) = (reader.GetString(0), progress[reader.GetString(0)]);
+                progress[holdId] = reader.GetString(1) == TransactionStatus.Void
+                    ? current with { Voided = true }
+                    : current with { Committed = current.Committed + _dialect.ReadAmount(reader, 2) };
+            }
+        }));
         return progress;
     }
 
     public async Task<HashSet<string>> TakeInflightActionsAsync(IReadOnlyCollection<string> actionIds,
-        CancellationToken cancellationToken)
-    {
-        if (actionIds.Count == 0)
-        {
-            return [];
-        }
-        await using var command = Command();
-        var membership = _dialect.AddInList(command, "ids", actionIds);
-        command.CommandText = $"DELETE FROM inflight_actions WHERE action_id {membership} RETURNING action_id";
-        return await ReadStringsAsync(command, cancellationToken);
-    }
+        CancellationToken cancellationToken) =>
+        await RunAsync(reads => TakeInflightActions(reads, actionIds, cancellationToken), cancellationToken);
+
+    private HashSet<string> TakeInflightActions(List<(DbCommand, Func<DbDataReader, Task>)> reads,
+        IReadOnlyCollection<string> actionIds, CancellationToken cancellationToken) =>
+        ReadStrings(reads, actionIds, "ids", membership =>
+            $"DELETE FROM inflight_actions WHERE action_id {membership} RETURNING action_id", cancellationToken);
 
     public Task ScheduleInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions,
         CancellationToken cancellationToken) =>
-        SqlDialect.ExecuteManyAsync(connection, dbTransaction, ScheduleActionSql, actions,
-            (command, action) => store.AddInflightActionParameters(command, action), cancellationToken);
+        WriteEachAsync(ScheduleActionSql, actions, store.AddInflightActionParameters, cancellationToken);
 
-    public Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken)
+    public async Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken)
     {
         if (balances.Count == 0)
         {
-            return Task.CompletedTask;
+            return;
         }
         foreach (var balance in balances)
         {
             AssertBalanceInvariants(balance);
         }
-        return _dialect.BulkWriter is { } bulk
-            ? bulk.UpdateBalancesAsync(Command(), balances, cancellationToken)
-            : SqlDialect.ExecuteManyAsync(connection, dbTransaction, UpdateBalanceSql, balances, BindBalance,
-                cancellationToken);
+        if (_dialect.BulkWriter is { } bulk)
+        {
+            var command = pipeline.CreateCommand();
+            bulk.UpdateBalances(command, balances);
+            await pipeline.WriteAsync(command, async reader =>
+            {
+                Invariant.Assert(await reader.ReadAsync(cancellationToken) && reader.GetInt64(0) == balances.Count);
+            }, cancellationToken);
+            return;
+        }
+        await WriteEachAsync(UpdateBalanceSql, balances, BindBalance, cancellationToken);
     }
 
-    public Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
-        CancellationToken cancellationToken) =>
-        events.Count == 0 ? Task.CompletedTask
-        : _dialect.BulkWriter is { } bulk ? bulk.InsertOutboxAsync(Command(), events, now, cancellationToken)
-        : store.WriteOutboxAsync(connection, dbTransaction, events, now, cancellationToken);
+    public async Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
+        CancellationToken cancellationToken)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+        if (_dialect.BulkWriter is { } bulk)
+        {
+            var command = pipeline.CreateCommand();
+            bulk.InsertOutbox(command, events, now);
+            await pipeline.WriteAsync(command, null, cancellationToken);
+            return;
+        }
+        await WriteEachAsync(SqlLedgerStore.InsertOutboxSql, events,
+            (command, outboxEvent) => store.BindOutboxEvent(command, outboxEvent, now), cancellationToken);
+    }
 
     public Task AppendLineageWorkAsync(IReadOnlyList<LineageWork> work, DateTime now,
         CancellationToken cancellationToken) =>
-        SqlDialect.ExecuteManyAsync(connection, dbTransaction, InsertLineageWorkSql, work, (command, item) =>
+        WriteEachAsync(InsertLineageWorkSql, work, (command, item) =>
         {
             SqlDialect.Add(command, "id", item.TransactionId);
             SqlDialect.Add(command, "type", item.Type);
@@ -191,31 +244,37 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         }, cancellationToken);
 
     public async Task<HashSet<long>> TakeLineageWorkAsync(IReadOnlyCollection<long> seqs, DateTime now,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) =>
+        await RunAsync(reads => TakeLineageWork(reads, seqs, now, cancellationToken), cancellationToken);
+
+    private HashSet<long> TakeLineageWork(List<(DbCommand, Func<DbDataReader, Task>)> reads,
+        IReadOnlyCollection<long> seqs, DateTime now, CancellationToken cancellationToken)
     {
         var taken = new HashSet<long>();
         if (seqs.Count == 0)
         {
             return taken;
         }
-        await using var command = Command();
+        var command = pipeline.CreateCommand();
         // Integers formatted by us, not user text: a literal list works the same in both dialects.
         var list = string.Join(", ", seqs.Select(seq => seq.ToString(CultureInfo.InvariantCulture)));
         command.CommandText = $"UPDATE lineage_outbox SET processed_at = @now WHERE seq IN ({list}) " +
             "AND processed_at IS NULL RETURNING seq";
         _dialect.AddTime(command, "now", now);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        reads.Add((command, async reader =>
         {
-            taken.Add(reader.GetInt64(0));
-        }
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                taken.Add(reader.GetInt64(0));
+            }
+        }));
         return taken;
     }
 
     public async Task SettleLineageAsync(IReadOnlyList<LineageSettlement> settlements,
         CancellationToken cancellationToken)
     {
-        await SqlDialect.ExecuteManyAsync(connection, dbTransaction, InsertLineageMappingSql,
+        await WriteEachAsync(InsertLineageMappingSql,
             [.. settlements.SelectMany(settlement => settlement.Mappings)], (command, mapping) =>
             {
                 SqlDialect.Add(command, "balance", mapping.BalanceId);
@@ -234,11 +293,11 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         }
     }
 
-    public Task CommitAsync(CancellationToken cancellationToken) => dbTransaction.CommitAsync(cancellationToken);
+    public Task CommitAsync(CancellationToken cancellationToken) => pipeline.CommitAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
-        await dbTransaction.DisposeAsync();
+        await pipeline.DisposeAsync();
         await connection.DisposeAsync();
     }
 
@@ -249,7 +308,9 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
     private async Task MergeFundAllocationAsync(string transactionId, string allocationJson,
         CancellationToken cancellationToken)
     {
-        var merged = await store.MergeRowsMetaDataAsync(connection, dbTransaction, "transactions", "transaction_id",
+        await pipeline.FlushAsync(cancellationToken);
+        var merged = await store.MergeRowsMetaDataAsync(connection, pipeline.Transaction, "transactions",
+            "transaction_id",
             "transaction_id = @id", transactionId, current =>
             {
                 var metaData = current is null ? [] : JsonNode.Parse(current)!.AsObject();
@@ -280,21 +341,47 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         SqlDialect.Add(command, "version", balance.Version);
     }
 
-    private DbCommand Command()
+    /// <summary>One statement per item (the dialect has no set-based form of it).</summary>
+    private async Task WriteEachAsync<T>(string sql, IEnumerable<T> items, Action<DbCommand, T> bind,
+        CancellationToken cancellationToken)
     {
-        var command = connection.CreateCommand();
-        command.Transaction = dbTransaction;
-        return command;
+        foreach (var item in items)
+        {
+            var command = pipeline.CreateCommand();
+            command.CommandText = sql;
+            bind(command, item);
+            await pipeline.WriteAsync(command, null, cancellationToken);
+        }
     }
 
-    private static async Task<HashSet<string>> ReadStringsAsync(DbCommand command, CancellationToken cancellationToken)
+    /// <summary>Runs one read built by <paramref name="build"/> and returns what it filled.</summary>
+    private async Task<T> RunAsync<T>(Func<List<(DbCommand, Func<DbDataReader, Task>)>, T> build,
+        CancellationToken cancellationToken)
+    {
+        var reads = new List<(DbCommand, Func<DbDataReader, Task>)>();
+        var result = build(reads);
+        await pipeline.ReadAsync(reads, cancellationToken);
+        return result;
+    }
+
+    /// <summary>A read of one string column for the keys <paramref name="keys"/> (none when there are no keys).</summary>
+    private HashSet<string> ReadStrings(List<(DbCommand, Func<DbDataReader, Task>)> reads,
+        IReadOnlyCollection<string> keys, string name, Func<string, string> sql, CancellationToken cancellationToken)
     {
         var values = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        if (keys.Count == 0)
         {
-            values.Add(reader.GetString(0));
+            return values;
         }
+        var command = pipeline.CreateCommand();
+        command.CommandText = sql(_dialect.AddInList(command, name, keys));
+        reads.Add((command, async reader =>
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                values.Add(reader.GetString(0));
+            }
+        }));
         return values;
     }
 }

@@ -167,23 +167,19 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         var balanceIds = posts.Concat(holdRows.Values)
             .SelectMany(row => new[] { row.Source, row.Destination })
             .Distinct(StringComparer.Ordinal).ToList();
-        var balances = await dbBatch.LockBalancesAsync(balanceIds, cancellationToken);
-        // Read after the locks: every other change to these holds had to take the same balance locks first.
-        var progress = await dbBatch.LoadHoldProgressAsync(holdRows.Keys, cancellationToken);
-        var holds = holdRows.Values.ToDictionary(row => row.TransactionId,
-            row => new Hold(row, progress[row.TransactionId].Committed, progress[row.TransactionId].Voided),
-            StringComparer.Ordinal);
-        var references = await dbBatch.FindExistingReferencesAsync(
-            [.. posts.Select(row => row.Reference).Concat(resolves.Select(resolve => resolve.Reference))
-                .Distinct(StringComparer.Ordinal)], cancellationToken);
-        var takenEntries = await dbBatch.TakeQueueEntriesAsync(
-            [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()], cancellationToken);
-        var takenActions = await dbBatch.TakeInflightActionsAsync(
-            [.. batch.Select(unit => unit.InflightActionId).OfType<string>()], cancellationToken);
         var now = Clock.Now(clock);
-        var takenLineageWork = await dbBatch.TakeLineageWorkAsync(
-            [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now, cancellationToken);
-        var plan = new BatchPlan(balances, holds, references, takenEntries, takenActions, takenLineageWork,
+        var reads = await dbBatch.ReadAsync(new BatchReadRequest(balanceIds, holdRows.Keys,
+            [.. posts.Select(row => row.Reference).Concat(resolves.Select(resolve => resolve.Reference))
+                .Distinct(StringComparer.Ordinal)],
+            [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()],
+            [.. batch.Select(unit => unit.InflightActionId).OfType<string>()],
+            [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now), cancellationToken);
+        var holds = holdRows.Values.ToDictionary(row => row.TransactionId,
+            row => new Hold(row, reads.HoldProgress[row.TransactionId].Committed,
+                reads.HoldProgress[row.TransactionId].Voided),
+            StringComparer.Ordinal);
+        var plan = new BatchPlan(reads.Balances, holds, reads.ExistingReferences, reads.TakenQueueEntries,
+            reads.TakenInflightActions, reads.TakenLineageWork,
             () => ids.New(IdGenerator.ActionPrefix), monitors.ForBalance);
         var decidingAt = metrics.RecordPhase("read", startedAt);
         var outcomes = batch.Select(plan.Decide).ToArray();

@@ -34,16 +34,19 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         "@now FROM unnest(@event, @payload, @target, @url, @hook, @key) WITH ORDINALITY AS v(event, payload, target, " +
         "url, hook, key, ordinal) ORDER BY ordinal";
 
-    private const string UpdateBalancesSql = "UPDATE balances b SET balance = v.balance::numeric, " +
+    // The update is sent together with COMMIT, so its row count is checked in the statement itself: a count other
+    // than the balances given fails the cast (and with it the transaction) instead of being committed.
+    private const string UpdateBalancesSql = "WITH updated AS (UPDATE balances b SET balance = v.balance::numeric, " +
         "credit_balance = v.credit::numeric, debit_balance = v.debit::numeric, " +
         "inflight_balance = v.inflight::numeric, inflight_credit_balance = v.inflight_credit::numeric, " +
         "inflight_debit_balance = v.inflight_debit::numeric, version = v.version " +
         "FROM unnest(@id, @balance, @credit, @debit, @inflight, @inflightCredit, @inflightDebit, @version) " +
         "AS v(id, balance, credit, debit, inflight, inflight_credit, inflight_debit, version) " +
-        "WHERE b.balance_id = v.id";
+        "WHERE b.balance_id = v.id RETURNING 1) " +
+        "SELECT CASE WHEN count(*) = cardinality(@id) THEN count(*) " +
+        "ELSE ('balances updated: ' || count(*) || ' of ' || cardinality(@id))::bigint END FROM updated";
 
-    public async Task InsertTransactionsAsync(DbCommand command, IReadOnlyList<TransactionRecord> rows,
-        CancellationToken cancellationToken)
+    public void InsertTransactions(DbCommand command, IReadOnlyList<TransactionRecord> rows)
     {
         command.CommandText = InsertTransactionsSql;
         Text(command, "id", rows, row => row.TransactionId);
@@ -68,21 +71,17 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         Times(command, "expiry", rows, row => row.InflightExpiryDate);
         Times(command, "commit", rows, row => row.InflightCommitDate);
         Text(command, "meta", rows, row => row.MetaDataJson);
-        await ExecuteAsync(command, cancellationToken);
     }
 
-    public async Task EnqueueAsync(DbCommand command, IReadOnlyList<QueueEntry> entries,
-        CancellationToken cancellationToken)
+    public void Enqueue(DbCommand command, IReadOnlyList<QueueEntry> entries)
     {
         command.CommandText = EnqueueSql;
         Text(command, "id", entries, entry => entry.TransactionId);
         Times(command, "available", entries, entry => entry.AvailableAt);
         Text(command, "group", entries, entry => entry.GroupId);
-        await ExecuteAsync(command, cancellationToken);
     }
 
-    public async Task InsertOutboxAsync(DbCommand command, IReadOnlyList<OutboxEvent> events, DateTime now,
-        CancellationToken cancellationToken)
+    public void InsertOutbox(DbCommand command, IReadOnlyList<OutboxEvent> events, DateTime now)
     {
         command.CommandText = InsertOutboxSql;
         Text(command, "event", events, outboxEvent => outboxEvent.Event);
@@ -95,11 +94,9 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         {
             Value = DateTime.SpecifyKind(now, DateTimeKind.Utc),
         });
-        await ExecuteAsync(command, cancellationToken);
     }
 
-    public async Task UpdateBalancesAsync(DbCommand command, IReadOnlyCollection<Balance> balances,
-        CancellationToken cancellationToken)
+    public void UpdateBalances(DbCommand command, IReadOnlyCollection<Balance> balances)
     {
         command.CommandText = UpdateBalancesSql;
         Text(command, "id", balances, balance => balance.BalanceId);
@@ -110,16 +107,6 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         Text(command, "inflightCredit", balances, balance => Digits(balance.Amounts.InflightCreditBalance));
         Text(command, "inflightDebit", balances, balance => Digits(balance.Amounts.InflightDebitBalance));
         Array(command, "version", NpgsqlDbType.Bigint, balances.Select(balance => balance.Version).ToArray());
-        var updated = await ExecuteAsync(command, cancellationToken);
-        Core.Invariant.Assert(updated == balances.Count);
-    }
-
-    private static async Task<int> ExecuteAsync(DbCommand command, CancellationToken cancellationToken)
-    {
-        await using (command)
-        {
-            return await command.ExecuteNonQueryAsync(cancellationToken);
-        }
     }
 
     private static string Digits(BigInteger value) => value.ToString(CultureInfo.InvariantCulture);
