@@ -208,7 +208,17 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             }, cancellationToken);
             return;
         }
-        await WriteEachAsync(UpdateBalanceSql, balances, BindBalance, cancellationToken);
+        foreach (var balance in balances)
+        {
+            var command = pipeline.CreateCommand();
+            command.CommandText = UpdateBalanceSql;
+            BindBalance(command, balance);
+            await pipeline.WriteAsync(command, reader =>
+            {
+                Invariant.Assert(reader.RecordsAffected == 1);
+                return Task.CompletedTask;
+            }, cancellationToken);
+        }
     }
 
     public async Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,

@@ -16,6 +16,12 @@ internal sealed class StatementPipeline : IAsyncDisposable
 {
     private const string BeginSql = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
+    /// <summary>
+    /// Starts the text of an error a statement raises on purpose when a check inside it fails (a check that must
+    /// hold before the commit it travels with); the pipeline turns it into an <see cref="Core.InvariantException"/>.
+    /// </summary>
+    public const string InvariantViolated = "invariant violated: ";
+
     private readonly DbConnection _connection;
     private readonly DbTransaction? _dbTransaction;
     private readonly List<PendingStatement> _pending = [];
@@ -179,6 +185,10 @@ internal sealed class StatementPipeline : IAsyncDisposable
                 {
                 }
             }
+        }
+        catch (DbException exception) when (exception.Message.Contains(InvariantViolated, StringComparison.Ordinal))
+        {
+            throw new Core.InvariantException(exception.Message);
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Numerics;
+using Blnk.Core;
 using Blnk.Core.Balances;
 using Blnk.Core.Ledgers;
 using Blnk.Core.Transactions;
@@ -304,6 +305,64 @@ public sealed class LedgerStoreConformanceTests
         // The store is still usable: the abandoned batch released its locks.
         await InsertAsync(store, [row]);
         Assert.NotNull(await store.GetTransactionAsync(row.TransactionId, Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Updating_a_balance_that_is_not_stored_fails_the_batch_and_commits_nothing(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var row = NewTransaction(source, destination, 100);
+
+        await using (var batch = await store.BeginWriteBatchAsync(Ct))
+        {
+            var locked = await batch.LockBalancesAsync([source, destination], Ct);
+            var missing = new Balance
+            {
+                BalanceId = "bln_missing", LedgerId = locked[source].LedgerId, Currency = locked[source].Currency,
+                CreatedAt = locked[source].CreatedAt, Version = 1,
+            };
+            locked[source].Version++;
+            // On PostgreSQL the update travels with the commit, so the check fails there; on SQLite at once.
+            await Assert.ThrowsAsync<InvariantException>(async () =>
+            {
+                await batch.InsertTransactionsAsync([row], Ct);
+                await batch.UpdateBalancesAsync([locked[source], missing], Ct);
+                await batch.CommitAsync(Ct);
+            });
+        }
+
+        Assert.Null(await store.GetTransactionAsync(row.TransactionId, Ct));
+        Assert.Equal(0, (await store.GetBalanceAsync(source, Ct))!.Version);
+        // The connection went back to the pool usable: the next batch commits.
+        await InsertAsync(store, [row]);
+        Assert.NotNull(await store.GetTransactionAsync(row.TransactionId, Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task One_read_of_a_batch_returns_locks_references_and_what_it_took(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var stored = NewTransaction(source, destination, 1, reference: "ref_stored");
+        var queued = NewTransaction(source, destination, 1, TransactionStatus.Queued);
+        await InsertAsync(store, [stored, queued], [new QueueEntry(queued.TransactionId, Now())]);
+
+        await using var batch = await store.BeginWriteBatchAsync(Ct);
+        var reads = await batch.ReadAsync(new BatchReadRequest([source, destination, "bln_missing"], [],
+            ["ref_stored", "ref_new"], [queued.TransactionId, "txn_missing"], ["act_missing"], [], Now()), Ct);
+
+        Assert.Equal(new[] { source, destination }.Order(StringComparer.Ordinal),
+            reads.Balances.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["ref_stored"], reads.ExistingReferences);
+        Assert.Equal([queued.TransactionId], reads.TakenQueueEntries);
+        Assert.Empty(reads.TakenInflightActions);
+        Assert.Empty(reads.TakenLineageWork);
+        Assert.Empty(reads.HoldProgress);
+        await batch.CommitAsync(Ct);
+        Assert.Empty(await store.ClaimQueuedAsync(10, Now().AddDays(1), Now().AddDays(2), Ct));
     }
 
     [Theory]

@@ -44,7 +44,8 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         "AS v(id, balance, credit, debit, inflight, inflight_credit, inflight_debit, version) " +
         "WHERE b.balance_id = v.id RETURNING 1) " +
         "SELECT CASE WHEN count(*) = cardinality(@id) THEN count(*) " +
-        "ELSE ('balances updated: ' || count(*) || ' of ' || cardinality(@id))::bigint END FROM updated";
+        $"ELSE ('{StatementPipeline.InvariantViolated}balances updated: ' || count(*) || ' of ' || cardinality(@id))" +
+        "::bigint END FROM updated";
 
     public void InsertTransactions(DbCommand command, IReadOnlyList<TransactionRecord> rows)
     {

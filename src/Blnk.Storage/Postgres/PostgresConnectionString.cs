@@ -5,7 +5,7 @@ namespace Blnk.Storage.Postgres;
 /// <summary>Turns Blnk's <c>postgres://user:pass@host:port/db?sslmode=disable</c> into an Npgsql connection string.</summary>
 public static class PostgresConnectionString
 {
-    internal const string WriterPlannerOptions =
+    public const string WriterPlannerOptions =
         "-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off -c jit=off";
 
     /// <exception cref="ArgumentException">Not a PostgreSQL URL nor an Npgsql connection string.</exception>
