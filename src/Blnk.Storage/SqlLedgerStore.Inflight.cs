@@ -53,6 +53,8 @@ public partial class SqlLedgerStore
         }
         command.CommandText = sql + " ORDER BY seq";
         SqlDialect.Add(command, "id", transactionId);
+        // Asked once per inflight request: prepared, the statement is planned once per connection, not per call.
+        await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<TransactionRecord>();
         while (await reader.ReadAsync(cancellationToken))
@@ -68,6 +70,7 @@ public partial class SqlLedgerStore
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT transaction_id FROM transactions WHERE parent_transaction = @id";
         SqlDialect.Add(command, "id", transactionId);
+        await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var ids = new List<string>();
         while (await reader.ReadAsync(cancellationToken))
