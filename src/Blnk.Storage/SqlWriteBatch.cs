@@ -96,44 +96,18 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         ReadStrings(reads, transactionIds, "ids", membership =>
             $"DELETE FROM transaction_queue WHERE transaction_id {membership} RETURNING transaction_id", cancellationToken);
 
-    public async Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows,
-        CancellationToken cancellationToken)
-    {
-        if (rows.Count == 0)
-        {
-            return;
-        }
-        if (_dialect.BulkWriter is { } bulk)
-        {
-            var command = pipeline.CreateCommand();
-            bulk.InsertTransactions(command, rows);
-            await pipeline.WriteAsync(command, null, cancellationToken);
-            return;
-        }
-        await WriteEachAsync(SqlLedgerStore.InsertTransactionSql, rows, store.AddTransactionParameters,
-            cancellationToken);
-    }
+    public Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken) =>
+        WriteSetAsync(rows, (bulk, command) => bulk.InsertTransactions(command, rows), null,
+            SqlLedgerStore.InsertTransactionSql, store.AddTransactionParameters, null, cancellationToken);
 
-    public async Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken)
-    {
-        if (entries.Count == 0)
-        {
-            return;
-        }
-        if (_dialect.BulkWriter is { } bulk)
-        {
-            var command = pipeline.CreateCommand();
-            bulk.Enqueue(command, entries);
-            await pipeline.WriteAsync(command, null, cancellationToken);
-            return;
-        }
-        await WriteEachAsync(EnqueueSql, entries, (command, entry) =>
-        {
-            SqlDialect.Add(command, "id", entry.TransactionId);
-            _dialect.AddTime(command, "available", entry.AvailableAt);
-            SqlDialect.Add(command, "group", entry.GroupId);
-        }, cancellationToken);
-    }
+    public Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken) =>
+        WriteSetAsync(entries, (bulk, command) => bulk.Enqueue(command, entries), null, EnqueueSql,
+            (command, entry) =>
+            {
+                SqlDialect.Add(command, "id", entry.TransactionId);
+                _dialect.AddTime(command, "available", entry.AvailableAt);
+                SqlDialect.Add(command, "group", entry.GroupId);
+            }, null, cancellationToken);
 
     public async Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(
         IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
@@ -186,58 +160,29 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
 
     public Task ScheduleInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions,
         CancellationToken cancellationToken) =>
-        WriteEachAsync(ScheduleActionSql, actions, store.AddInflightActionParameters, cancellationToken);
+        WriteEachAsync(ScheduleActionSql, actions, store.AddInflightActionParameters, null, cancellationToken);
 
-    public async Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken)
+    public Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken)
     {
-        if (balances.Count == 0)
-        {
-            return;
-        }
         foreach (var balance in balances)
         {
             AssertBalanceInvariants(balance);
         }
-        if (_dialect.BulkWriter is { } bulk)
-        {
-            var command = pipeline.CreateCommand();
-            bulk.UpdateBalances(command, balances);
-            await pipeline.WriteAsync(command, async reader =>
-            {
-                Invariant.Assert(await reader.ReadAsync(cancellationToken) && reader.GetInt64(0) == balances.Count);
-            }, cancellationToken);
-            return;
-        }
-        foreach (var balance in balances)
-        {
-            var command = pipeline.CreateCommand();
-            command.CommandText = UpdateBalanceSql;
-            BindBalance(command, balance);
-            await pipeline.WriteAsync(command, reader =>
+        return WriteSetAsync(balances, (bulk, command) => bulk.UpdateBalances(command, balances),
+            async reader => Invariant.Assert(await reader.ReadAsync(cancellationToken)
+                && reader.GetInt64(0) == balances.Count),
+            UpdateBalanceSql, BindBalance, reader =>
             {
                 Invariant.Assert(reader.RecordsAffected == 1);
                 return Task.CompletedTask;
             }, cancellationToken);
-        }
     }
 
-    public async Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
-        CancellationToken cancellationToken)
-    {
-        if (events.Count == 0)
-        {
-            return;
-        }
-        if (_dialect.BulkWriter is { } bulk)
-        {
-            var command = pipeline.CreateCommand();
-            bulk.InsertOutbox(command, events, now);
-            await pipeline.WriteAsync(command, null, cancellationToken);
-            return;
-        }
-        await WriteEachAsync(SqlLedgerStore.InsertOutboxSql, events,
-            (command, outboxEvent) => store.BindOutboxEvent(command, outboxEvent, now), cancellationToken);
-    }
+    public Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
+        CancellationToken cancellationToken) =>
+        WriteSetAsync(events, (bulk, command) => bulk.InsertOutbox(command, events, now), null,
+            SqlLedgerStore.InsertOutboxSql, (command, outboxEvent) => store.BindOutboxEvent(command, outboxEvent, now),
+            null, cancellationToken);
 
     public Task AppendLineageWorkAsync(IReadOnlyList<LineageWork> work, DateTime now,
         CancellationToken cancellationToken) =>
@@ -251,7 +196,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             SqlDialect.Add(command, "destinationIdentity", item.DestinationIdentityId);
             SqlDialect.Add(command, "provider", item.Provider);
             _dialect.AddTime(command, "now", now);
-        }, cancellationToken);
+        }, null, cancellationToken);
 
     public async Task<HashSet<long>> TakeLineageWorkAsync(IReadOnlyCollection<long> seqs, DateTime now,
         CancellationToken cancellationToken) =>
@@ -293,7 +238,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
                 SqlDialect.Add(command, "aggregate", mapping.AggregateBalanceId);
                 SqlDialect.Add(command, "identity", mapping.IdentityId);
                 _dialect.AddTime(command, "created", mapping.CreatedAt);
-            }, cancellationToken);
+            }, null, cancellationToken);
         foreach (var settlement in settlements)
         {
             if (settlement is { AllocatedTransactionId: { } transactionId, FundAllocationJson: { } allocation })
@@ -351,16 +296,39 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         SqlDialect.Add(command, "version", balance.Version);
     }
 
+    /// <summary>
+    /// Writes <paramref name="items"/> as one set-based statement where the dialect has one (checked by
+    /// <paramref name="bulkCheck"/>), else as <paramref name="sql"/> once per item (each checked by
+    /// <paramref name="eachCheck"/>).
+    /// </summary>
+    private async Task WriteSetAsync<T>(IReadOnlyCollection<T> items, Action<IBulkWriter, DbCommand> bulkWrite,
+        Func<DbDataReader, Task>? bulkCheck, string sql, Action<DbCommand, T> bind, Func<DbDataReader, Task>? eachCheck,
+        CancellationToken cancellationToken)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+        if (_dialect.BulkWriter is not { } bulk)
+        {
+            await WriteEachAsync(sql, items, bind, eachCheck, cancellationToken);
+            return;
+        }
+        var command = pipeline.CreateCommand();
+        bulkWrite(bulk, command);
+        await pipeline.WriteAsync(command, bulkCheck, cancellationToken);
+    }
+
     /// <summary>One statement per item (the dialect has no set-based form of it).</summary>
     private async Task WriteEachAsync<T>(string sql, IEnumerable<T> items, Action<DbCommand, T> bind,
-        CancellationToken cancellationToken)
+        Func<DbDataReader, Task>? check, CancellationToken cancellationToken)
     {
         foreach (var item in items)
         {
             var command = pipeline.CreateCommand();
             command.CommandText = sql;
             bind(command, item);
-            await pipeline.WriteAsync(command, null, cancellationToken);
+            await pipeline.WriteAsync(command, check, cancellationToken);
         }
     }
 

@@ -16,15 +16,14 @@ namespace Blnk.Server.Writer;
 /// apart from that in-memory state; the writer persists what is collected here.
 /// </summary>
 public sealed class BatchPlan(
-    Dictionary<string, Balance> balances,
+    BatchReads reads,
     Dictionary<string, Hold> holds,
-    HashSet<string> usedReferences,
-    IReadOnlySet<string> takenQueueEntries,
-    IReadOnlySet<string> takenInflightActions,
-    IReadOnlySet<long> takenLineageWork,
     Func<string> newActionId,
     Func<string, IReadOnlyList<BalanceMonitor>> monitorsOf)
 {
+    private readonly Dictionary<string, Balance> balances = reads.Balances;
+    private readonly HashSet<string> usedReferences = reads.ExistingReferences;
+
     public List<TransactionRecord> Rows { get; } = [];
     public List<QueueEntry> QueueEntries { get; } = [];
     public List<InflightActionEntry> ScheduledActions { get; } = [];
@@ -46,9 +45,9 @@ public sealed class BatchPlan(
 
     public UnitOutcome Decide(WriteUnit unit)
     {
-        if ((unit.QueueEntryId is { } entry && !takenQueueEntries.Contains(entry))
-            || (unit.InflightActionId is { } action && !takenInflightActions.Contains(action))
-            || (unit.LineageWorkSeq is { } seq && !takenLineageWork.Contains(seq)))
+        if ((unit.QueueEntryId is { } entry && !reads.TakenQueueEntries.Contains(entry))
+            || (unit.InflightActionId is { } action && !reads.TakenInflightActions.Contains(action))
+            || (unit.LineageWorkSeq is { } seq && !reads.TakenLineageWork.Contains(seq)))
         {
             return new UnitOutcome([], AlreadyProcessed: true);
         }

@@ -178,9 +178,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             row => new Hold(row, reads.HoldProgress[row.TransactionId].Committed,
                 reads.HoldProgress[row.TransactionId].Voided),
             StringComparer.Ordinal);
-        var plan = new BatchPlan(reads.Balances, holds, reads.ExistingReferences, reads.TakenQueueEntries,
-            reads.TakenInflightActions, reads.TakenLineageWork,
-            () => ids.New(IdGenerator.ActionPrefix), monitors.ForBalance);
+        var plan = new BatchPlan(reads, holds, () => ids.New(IdGenerator.ActionPrefix), monitors.ForBalance);
         var decidingAt = metrics.RecordPhase("read", startedAt);
         var outcomes = batch.Select(plan.Decide).ToArray();
         var writingAt = metrics.RecordPhase("decide", decidingAt);

@@ -65,10 +65,6 @@ public static class PostgresConnectionString
         // sets no session state that could leak between requests. (Automatic statement preparation was tried
         // and removed: a command reused with cleared parameters then re-sent its first row's values.)
         builder.NoResetOnClose = true;
-        // The few statements prepared explicitly (lookups by key asked once per request) keep one generic plan:
-        // PostgreSQL otherwise re-plans them on every call while it weighs custom plans, and planning the inflight
-        // family lookup cost more CPU than running it (measured on W7).
-        builder.Options = $"{builder.Options} -c plan_cache_mode=force_generic_plan".Trim();
         return builder.ToString();
     }
 
