@@ -106,7 +106,7 @@ public partial class SqlLedgerStore
     public async Task<bool> TryQueueInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions,
         CancellationToken cancellationToken)
     {
-        await using var batch = (SqlWriteBatch)await BeginWriteBatchAsync(cancellationToken);
+        await using var batch = await BeginRequestBatchAsync(cancellationToken);
         try
         {
             await batch.ScheduleInflightActionsAsync(actions, cancellationToken);

@@ -350,9 +350,15 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         return rows;
     }
 
-    public virtual async Task<IWriteBatch> BeginWriteBatchAsync(CancellationToken cancellationToken)
+    public virtual async Task<IWriteBatch> BeginWriteBatchAsync(CancellationToken cancellationToken) =>
+        await BeginBatchAsync(await dialect.OpenWriterAsync(cancellationToken), cancellationToken);
+
+    /// <summary>A write batch for a request rather than the writer: on the request pool, not the writer's.</summary>
+    internal async Task<SqlWriteBatch> BeginRequestBatchAsync(CancellationToken cancellationToken) =>
+        await BeginBatchAsync(await dialect.OpenAsync(cancellationToken), cancellationToken);
+
+    private async Task<SqlWriteBatch> BeginBatchAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        var connection = await dialect.OpenWriterAsync(cancellationToken);
         try
         {
             var pipeline = await StatementPipeline.StartAsync(connection,

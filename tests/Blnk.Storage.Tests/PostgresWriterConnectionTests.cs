@@ -17,6 +17,7 @@ public sealed class PostgresWriterConnectionTests
         Assert.Equal("-c statement_timeout=5s " + PostgresConnectionString.WriterPlannerOptions, writer.Options);
         Assert.Equal(PostgresDialect.SchemaName, writer.SearchPath);
         Assert.Equal("db", writer.Host);
+        Assert.Equal(PostgresConnectionString.WriterPoolSize, writer.MaxPoolSize);
     }
 
     [Fact]

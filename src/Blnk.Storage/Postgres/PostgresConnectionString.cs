@@ -50,12 +50,19 @@ public static class PostgresConnectionString
     /// with index lookups and nested loops only. JIT is off because a disabled plan type's cost penalty would
     /// otherwise cross the JIT threshold and compile a statement for ~200 ms.
     /// </summary>
+    /// <remarks>
+    /// The pool holds at most <see cref="WriterPoolSize"/> connections: one per writer loop (at most 16) and a few
+    /// for batches opened outside the loops, so the writer adds little to the server's connection count.
+    /// </remarks>
     public static string ForWriter(string connectionString)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         builder.Options = $"{builder.Options} {WriterPlannerOptions}".Trim();
+        builder.MaxPoolSize = WriterPoolSize;
         return builder.ToString();
     }
+
+    public const int WriterPoolSize = 20;
 
     private static string WithSchema(NpgsqlConnectionStringBuilder builder)
     {
