@@ -127,30 +127,12 @@ public interface IWriteBatch : IAsyncDisposable
     /// <summary>Everything a batch reads before deciding, in one round trip where the database allows it.</summary>
     Task<BatchReads> ReadAsync(BatchReadRequest request, CancellationToken cancellationToken);
 
-    Task<Dictionary<string, Balance>> LockBalancesAsync(IReadOnlyCollection<string> balanceIds,
-        CancellationToken cancellationToken);
-
-    Task<HashSet<string>> FindExistingReferencesAsync(IReadOnlyCollection<string> references,
-        CancellationToken cancellationToken);
-
-    /// <summary>Removes queue entries and returns the ids that were still queued (each is applied once).</summary>
-    Task<HashSet<string>> TakeQueueEntriesAsync(IReadOnlyCollection<string> transactionIds,
-        CancellationToken cancellationToken);
-
     Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken);
 
     Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken);
 
     /// <summary>Rows by id, read after the batch's locks are held.</summary>
     Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(IReadOnlyCollection<string> transactionIds,
-        CancellationToken cancellationToken);
-
-    /// <summary>For each inflight row: the sum of its APPLIED (commit) children and whether a VOID child exists.</summary>
-    Task<Dictionary<string, HoldProgress>> LoadHoldProgressAsync(IReadOnlyCollection<string> holdIds,
-        CancellationToken cancellationToken);
-
-    /// <summary>Removes pending inflight actions and returns the ids that were still pending (each runs once).</summary>
-    Task<HashSet<string>> TakeInflightActionsAsync(IReadOnlyCollection<string> actionIds,
         CancellationToken cancellationToken);
 
     /// <summary>Stores inflight actions to run at their time (expiries, scheduled commits).</summary>
@@ -163,11 +145,6 @@ public interface IWriteBatch : IAsyncDisposable
 
     /// <summary>Records fund-lineage work with the transfers that cause it.</summary>
     Task AppendLineageWorkAsync(IReadOnlyList<LineageWork> work, DateTime now, CancellationToken cancellationToken);
-
-    /// <summary>Marks lineage work rows processed and returns the seqs that were still unprocessed (each takes
-    /// effect once).</summary>
-    Task<HashSet<long>> TakeLineageWorkAsync(IReadOnlyCollection<long> seqs, DateTime now,
-        CancellationToken cancellationToken);
 
     /// <summary>Writes what settling lineage work records besides transactions: mappings, fund allocations.</summary>
     Task SettleLineageAsync(IReadOnlyList<LineageSettlement> settlements, CancellationToken cancellationToken);

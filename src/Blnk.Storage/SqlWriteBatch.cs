@@ -51,10 +51,6 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         return new BatchReads(balances, progress, references, entries, actions, lineageWork);
     }
 
-    public async Task<Dictionary<string, Balance>> LockBalancesAsync(IReadOnlyCollection<string> balanceIds,
-        CancellationToken cancellationToken) =>
-        await RunAsync(reads => LockBalances(reads, balanceIds, cancellationToken), cancellationToken);
-
     private Dictionary<string, Balance> LockBalances(List<(DbCommand, Func<DbDataReader, Task>)> reads,
         IReadOnlyCollection<string> balanceIds, CancellationToken cancellationToken)
     {
@@ -78,18 +74,10 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         return balances;
     }
 
-    public async Task<HashSet<string>> FindExistingReferencesAsync(IReadOnlyCollection<string> references,
-        CancellationToken cancellationToken) =>
-        await RunAsync(reads => FindExistingReferences(reads, references, cancellationToken), cancellationToken);
-
     private HashSet<string> FindExistingReferences(List<(DbCommand, Func<DbDataReader, Task>)> reads,
         IReadOnlyCollection<string> references, CancellationToken cancellationToken) =>
         ReadStrings(reads, references, "refs", membership =>
             $"SELECT reference FROM transactions WHERE reference {membership}", cancellationToken);
-
-    public async Task<HashSet<string>> TakeQueueEntriesAsync(IReadOnlyCollection<string> transactionIds,
-        CancellationToken cancellationToken) =>
-        await RunAsync(reads => TakeQueueEntries(reads, transactionIds, cancellationToken), cancellationToken);
 
     private HashSet<string> TakeQueueEntries(List<(DbCommand, Func<DbDataReader, Task>)> reads,
         IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken) =>
@@ -120,7 +108,8 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         return await store.LoadByIdsAsync(connection, pipeline.Transaction, transactionIds, cancellationToken);
     }
 
-    public async Task<Dictionary<string, HoldProgress>> LoadHoldProgressAsync(IReadOnlyCollection<string> holdIds,
+    /// <summary>For each inflight row: the sum of its APPLIED (commit) children and whether a VOID child exists.</summary>
+    internal async Task<Dictionary<string, HoldProgress>> LoadHoldProgressAsync(IReadOnlyCollection<string> holdIds,
         CancellationToken cancellationToken) =>
         await RunAsync(reads => LoadHoldProgress(reads, holdIds, cancellationToken), cancellationToken);
 
@@ -148,10 +137,6 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         }));
         return progress;
     }
-
-    public async Task<HashSet<string>> TakeInflightActionsAsync(IReadOnlyCollection<string> actionIds,
-        CancellationToken cancellationToken) =>
-        await RunAsync(reads => TakeInflightActions(reads, actionIds, cancellationToken), cancellationToken);
 
     private HashSet<string> TakeInflightActions(List<(DbCommand, Func<DbDataReader, Task>)> reads,
         IReadOnlyCollection<string> actionIds, CancellationToken cancellationToken) =>
@@ -197,10 +182,6 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             SqlDialect.Add(command, "provider", item.Provider);
             _dialect.AddTime(command, "now", now);
         }, null, cancellationToken);
-
-    public async Task<HashSet<long>> TakeLineageWorkAsync(IReadOnlyCollection<long> seqs, DateTime now,
-        CancellationToken cancellationToken) =>
-        await RunAsync(reads => TakeLineageWork(reads, seqs, now, cancellationToken), cancellationToken);
 
     private HashSet<long> TakeLineageWork(List<(DbCommand, Func<DbDataReader, Task>)> reads,
         IReadOnlyCollection<long> seqs, DateTime now, CancellationToken cancellationToken)

@@ -7,7 +7,8 @@ namespace Blnk.Server.Writer;
 /// The writer's batches as <see cref="System.Diagnostics.Metrics"/> instruments (meter <c>Blnk.Writer</c>), so an
 /// operator can watch them with <c>dotnet-counters monitor --counters Blnk.Writer</c> and tuning starts from a
 /// measurement: how many units a batch takes, and where its time goes (reading under the locks, deciding in
-/// memory, writing, committing).
+/// memory, writing, committing). On PostgreSQL the writes are only staged in the write phase and sent with the
+/// commit, so their time shows in the commit phase.
 /// </summary>
 public sealed class WriterMetrics : IDisposable
 {

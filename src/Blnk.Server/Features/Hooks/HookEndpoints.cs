@@ -37,17 +37,7 @@ public static class HookEndpoints
         {
             return error;
         }
-        var hook = new Hook
-        {
-            HookId = ids.New(IdGenerator.HookPrefix),
-            Name = valid!.Name,
-            Url = valid.Url,
-            Type = valid.Type,
-            Active = valid.Active,
-            TimeoutSeconds = valid.TimeoutSeconds,
-            RetryCount = valid.RetryCount,
-            CreatedAt = Clock.Now(clock),
-        };
+        var hook = valid!.ToHook(ids.New(IdGenerator.HookPrefix), Clock.Now(clock));
         await store.InsertHookAsync(hook, context.RequestAborted);
         await registry.RefreshAsync(context.RequestAborted);
         return TypedResults.Json(ToWire(hook), Wire.Hooks.HookResponse, statusCode: 201);
@@ -67,14 +57,10 @@ public static class HookEndpoints
         {
             return NotFound();
         }
-        var updated = existing with
+        var updated = valid!.ToHook(existing.HookId, existing.CreatedAt) with
         {
-            Name = valid!.Name,
-            Url = valid.Url,
-            Type = valid.Type,
-            Active = valid.Active,
-            TimeoutSeconds = valid.TimeoutSeconds,
-            RetryCount = valid.RetryCount,
+            LastRun = existing.LastRun,
+            LastSuccess = existing.LastSuccess,
         };
         if (!await store.UpdateHookAsync(updated, context.RequestAborted))
         {

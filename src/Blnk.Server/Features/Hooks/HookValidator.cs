@@ -5,7 +5,21 @@ using Blnk.Server.Json;
 namespace Blnk.Server.Features.Hooks;
 
 /// <summary>A hook request that passed validation, with Blnk's defaults and cap applied.</summary>
-public sealed record ValidHook(string Name, string Url, string Type, bool Active, int TimeoutSeconds, int RetryCount);
+public sealed record ValidHook(string Name, string Url, string Type, bool Active, int TimeoutSeconds, int RetryCount)
+{
+    /// <summary>The hook these settings describe, with its id and creation time (a new one has not run yet).</summary>
+    public Hook ToHook(string hookId, DateTime createdAt) => new()
+    {
+        HookId = hookId,
+        Name = Name,
+        Url = Url,
+        Type = Type,
+        Active = Active,
+        TimeoutSeconds = TimeoutSeconds,
+        RetryCount = RetryCount,
+        CreatedAt = createdAt,
+    };
+}
 
 /// <summary>
 /// Blnk's hook validation (contract §4.9): <c>url</c> required, <c>type</c> one of the two; a timeout of 0 or
