@@ -64,7 +64,7 @@ public partial class SqlLedgerStore
     public async Task<IReadOnlyList<PendingLineageWork>> ClaimLineageWorkAsync(int max, DateTime now,
         DateTime leaseUntil, CancellationToken cancellationToken)
     {
-        if (!await AnyDueAsync("lineage_outbox", "processed_at IS NULL", now, cancellationToken))
+        if (!await AnyDueAsync("lineage_outbox", "processed_at IS NULL", now, cancellationToken, SameIdentityPending))
         {
             return [];
         }

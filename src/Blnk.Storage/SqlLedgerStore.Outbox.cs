@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 
 namespace Blnk.Storage;
 
@@ -46,6 +47,10 @@ public partial class SqlLedgerStore
 
     private const string OutboxPending = "delivered_at IS NULL AND dead_at IS NULL";
 
+    /// <summary>An earlier delivery <c>p</c> to the same target about the same entity is still pending.</summary>
+    private const string SameEntityPending =
+        "p.target = o.target AND p.entity_key = o.entity_key AND p.delivered_at IS NULL AND p.dead_at IS NULL";
+
     private const string OutboxColumns = "seq, event, payload, target, url, hook_id, attempts, created_at";
 
     public async Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
@@ -80,13 +85,12 @@ public partial class SqlLedgerStore
     public async Task<IReadOnlyList<OutboxDelivery>> ClaimDeliveriesAsync(int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken)
     {
-        if (!await AnyDueAsync("webhook_outbox", OutboxPending, now, cancellationToken))
+        if (!await AnyDueAsync("webhook_outbox", OutboxPending, now, cancellationToken, SameEntityPending))
         {
             return [];
         }
         var deliveries = await ClaimRowsAsync(dialect.ClaimOrderedSql("webhook_outbox", "seq", OutboxPending,
-                "p.target = o.target AND p.entity_key = o.entity_key AND p.delivered_at IS NULL AND p.dead_at IS NULL",
-                OutboxColumns), max, now, leaseUntil,
+                SameEntityPending, OutboxColumns), max, now, leaseUntil,
             reader => new OutboxDelivery(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
                 reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
                 reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6), dialect.ReadTime(reader, 7)!.Value),
@@ -125,13 +129,19 @@ public partial class SqlLedgerStore
     /// Whether a work table has a row due now — a plain read, so an idle poller never takes SQLite's write lock
     /// (which the writer needs) nor starts a writing transaction on PostgreSQL.
     /// </summary>
+    /// <remarks>
+    /// For a table claimed in order per entity (<see cref="SqlDialect.ClaimOrderedSql"/>), pass the same
+    /// <paramref name="sameEntityPending"/>: a row behind an earlier pending row of its entity is not due.
+    /// </remarks>
     internal async Task<bool> AnyDueAsync(string table, string pending, DateTime now,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string? sameEntityPending = null)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT 1 FROM {table} WHERE {pending} AND available_at <= @now " +
-            "AND lease_until <= @now LIMIT 1";
+        var inOrder = sameEntityPending is null ? ""
+            : $" AND NOT EXISTS (SELECT 1 FROM {table} p WHERE p.seq < o.seq AND {sameEntityPending})";
+        command.CommandText = $"SELECT 1 FROM {table} o WHERE {pending} AND o.available_at <= @now " +
+            $"AND o.lease_until <= @now{inOrder} LIMIT 1";
         dialect.AddTime(command, "now", now);
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
@@ -145,9 +155,13 @@ public partial class SqlLedgerStore
         }
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
+        // Each statement applies only while the row is still where this attempt found it (the attempt before it
+        // recorded, not finished): a process whose lease ran out cannot overwrite what another one recorded since.
+        const string stillCurrent = "EXISTS (SELECT 1 FROM webhook_outbox c WHERE c.seq = @seq " +
+            "AND c.attempts = @attempt - 1 AND c.delivered_at IS NULL AND c.dead_at IS NULL)";
         await SqlDialect.ExecuteManyAsync(connection, dbTransaction,
             "INSERT INTO webhook_attempts (seq, attempt, attempted_at, status_code, error, duration_ms) " +
-            "VALUES (@seq, @attempt, @at, @status, @error, @duration)", attempts, (command, attempt) =>
+            $"SELECT @seq, @attempt, @at, @status, @error, @duration WHERE {stillCurrent}", attempts, (command, attempt) =>
             {
                 SqlDialect.Add(command, "seq", attempt.Seq);
                 SqlDialect.Add(command, "attempt", attempt.Attempt);
@@ -160,7 +174,8 @@ public partial class SqlLedgerStore
             "UPDATE webhook_outbox SET attempts = @attempt, last_error = @error, " +
             "delivered_at = CASE WHEN @delivered = 1 THEN @at ELSE NULL END, " +
             "dead_at = CASE WHEN @dead = 1 THEN @at ELSE NULL END, " +
-            "available_at = COALESCE(@next, available_at), lease_until = COALESCE(@next, @at) WHERE seq = @seq",
+            "available_at = COALESCE(@next, available_at), lease_until = COALESCE(@next, @at) " +
+            "WHERE seq = @seq AND attempts = @attempt - 1 AND delivered_at IS NULL AND dead_at IS NULL",
             attempts, (command, attempt) =>
             {
                 SqlDialect.Add(command, "seq", attempt.Seq);
@@ -176,26 +191,37 @@ public partial class SqlLedgerStore
 
     public async Task<int> PruneDeliveriesAsync(DateTime before, int max, CancellationToken cancellationToken)
     {
-        const string finished = "SELECT seq FROM webhook_outbox WHERE delivered_at < @before OR dead_at < @before " +
-            "ORDER BY seq LIMIT @max";
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
-        var removed = 0;
-        foreach (var sql in new[]
+        var finished = new List<long>();
+        await using (var select = connection.CreateCommand())
         {
-            $"DELETE FROM webhook_attempts WHERE seq IN ({finished})",
-            $"DELETE FROM webhook_outbox WHERE seq IN ({finished})",
-        })
+            select.Transaction = dbTransaction;
+            select.CommandText = "SELECT seq FROM webhook_outbox WHERE delivered_at < @before OR dead_at < @before " +
+                "ORDER BY seq LIMIT @max";
+            dialect.AddTime(select, "before", before);
+            SqlDialect.Add(select, "max", max);
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                finished.Add(reader.GetInt64(0));
+            }
+        }
+        if (finished.Count > 0)
         {
-            await using var command = connection.CreateCommand();
-            command.Transaction = dbTransaction;
-            command.CommandText = sql;
-            dialect.AddTime(command, "before", before);
-            SqlDialect.Add(command, "max", max);
-            removed = await command.ExecuteNonQueryAsync(cancellationToken);
+            // One selection for both tables: the attempts removed are exactly those of the deliveries removed.
+            // Integers read from the database, not user text: a literal list works the same in both dialects.
+            var list = string.Join(", ", finished.Select(seq => seq.ToString(CultureInfo.InvariantCulture)));
+            foreach (var table in new[] { "webhook_attempts", "webhook_outbox" })
+            {
+                await using var delete = connection.CreateCommand();
+                delete.Transaction = dbTransaction;
+                delete.CommandText = $"DELETE FROM {table} WHERE seq IN ({list})";
+                await delete.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
         await dbTransaction.CommitAsync(cancellationToken);
-        return removed;
+        return finished.Count;
     }
 
     public Task<IReadOnlyList<DeliveryAttemptRecord>> ListDeliveryAttemptsAsync(int limit,

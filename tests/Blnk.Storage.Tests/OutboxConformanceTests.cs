@@ -100,6 +100,27 @@ public sealed class OutboxConformanceTests
 
     [Theory]
     [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task A_late_attempt_from_an_expired_lease_cannot_overwrite_what_was_recorded_since(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var start = Now();
+        await store.AppendOutboxAsync([Event("once", "a"), Event("after", "a")], start, Ct);
+        var firstLease = (await store.ClaimDeliveriesAsync(10, start, start.AddSeconds(1), Ct)).Single();
+        // The lease ran out; another process claims the delivery again and delivers it.
+        var secondLease = (await store.ClaimDeliveriesAsync(10, start.AddSeconds(2), start.AddSeconds(3), Ct)).Single();
+        await store.RecordDeliveryAttemptsAsync([Delivered(secondLease)], Ct);
+
+        // The first process's failure arrives late: it changes nothing.
+        await store.RecordDeliveryAttemptsAsync([new DeliveryAttempt(firstLease.Seq, 1, start, 503, "HTTP 503", 9,
+            Delivered: false, GiveUp: false, start.AddSeconds(5))], Ct);
+
+        Assert.Equal([("once", 1, (int?)200)],
+            (await store.ListDeliveryAttemptsAsync(100, Ct)).Select(attempt => (attempt.Event, attempt.Attempt, attempt.StatusCode)));
+        Assert.Equal(["after"], (await ClaimAsync(store, start.AddSeconds(4))).Select(delivery => delivery.Event));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
     public async Task A_leased_delivery_is_claimed_again_only_after_its_lease(string dialect)
     {
         await using var store = await TestStores.CreateAsync(dialect);

@@ -20,8 +20,8 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
 {
     public const string DeliveryIdHeader = "X-Blnk-Delivery-Id";
 
-    private const int ClaimMax = 64;
-    private const int ConcurrentDeliveriesMax = 16;
+    // A round sends every delivery it claims at once, so one lease covers the whole round.
+    private const int DeliveriesPerRound = 16;
     private const int ErrorTextMax = 500;
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(10);
@@ -36,8 +36,9 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
     private WebhookSettings Settings => configuration.Webhook;
 
     /// <summary>
-    /// A lease outlives the longest call (a hook waits up to its own timeout) and no more: after a crash, the
-    /// deliveries the dead process held are retried once their lease runs out.
+    /// A lease outlives the longest call of a round (a hook waits up to its own timeout; a round's calls run
+    /// together) and no more: after a crash, the deliveries the dead process held are retried once their lease
+    /// runs out.
     /// </summary>
     private TimeSpan Lease => (Settings.Timeout > hooks.LongestTimeout ? Settings.Timeout : hooks.LongestTimeout)
         + TimeSpan.FromSeconds(15);
@@ -51,8 +52,9 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
             {
                 if (Clock.Now(clock) >= pruneDue)
                 {
-                    await PruneAsync(stoppingToken);
+                    // Set first: a prune that fails waits for the next interval instead of blocking deliveries.
                     pruneDue = Clock.Now(clock) + PruneInterval;
+                    await PruneAsync(stoppingToken);
                 }
                 var claimed = await DeliverDueAsync(stoppingToken);
                 if (claimed == 0)
@@ -93,38 +95,44 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
     private async Task<int> DeliverDueAsync(CancellationToken cancellationToken)
     {
         var now = Clock.Now(clock);
-        var deliveries = await store.ClaimDeliveriesAsync(ClaimMax, now, now + Lease, cancellationToken);
+        var deliveries = await store.ClaimDeliveriesAsync(DeliveriesPerRound, now, now + Lease, cancellationToken);
         if (deliveries.Count == 0)
         {
             return 0;
         }
-        using var slots = new SemaphoreSlim(ConcurrentDeliveriesMax);
-        var attempts = await Task.WhenAll(deliveries.Select(async delivery =>
+        if (deliveries.Any(delivery => delivery is { Target: OutboxTarget.Hook, HookId: { } hookId }
+            && hooks.Find(hookId) is null))
         {
-            await slots.WaitAsync(cancellationToken);
-            try
-            {
-                return await AttemptAsync(delivery, cancellationToken);
-            }
-            finally
-            {
-                slots.Release();
-            }
-        }));
+            // Another process may have recorded a call to a hook created less than a reload ago.
+            await hooks.RefreshAsync(cancellationToken);
+        }
+        var attempts = await Task.WhenAll(deliveries.Select(delivery => AttemptOrFailAsync(delivery, cancellationToken)));
         await store.RecordDeliveryAttemptsAsync(attempts, CancellationToken.None);
         await RecordHookRunsAsync(deliveries, attempts);
         return deliveries.Count;
     }
 
-    private async Task<DeliveryAttempt> AttemptAsync(OutboxDelivery delivery, CancellationToken cancellationToken)
+    /// <summary>An attempt whatever happens: an unexpected failure counts as a failed attempt of this delivery
+    /// alone, so the round's other attempts are still recorded.</summary>
+    private async Task<DeliveryAttempt> AttemptOrFailAsync(OutboxDelivery delivery,
+        CancellationToken cancellationToken)
+    {
+        var started = Clock.Now(clock);
+        try
+        {
+            return await AttemptAsync(delivery, started, cancellationToken);
+        }
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(exception, "Delivery {Seq} ({Event}) failed unexpectedly", delivery.Seq, delivery.Event);
+            return Failed(delivery, started, null, Truncate(exception.Message), 0, Settings.MaxAttempts);
+        }
+    }
+
+    private async Task<DeliveryAttempt> AttemptAsync(OutboxDelivery delivery, DateTime started,
+        CancellationToken cancellationToken)
     {
         var attempt = delivery.Attempts + 1;
-        var started = Clock.Now(clock);
-        if (delivery is { Target: OutboxTarget.Hook, HookId: { } hookId } && hooks.Find(hookId) is null)
-        {
-            // Another process may have recorded a call to a hook created less than a reload ago.
-            await hooks.RefreshAsync(cancellationToken);
-        }
         if (Resolve(delivery, out var unreachable) is not { } target)
         {
             return new DeliveryAttempt(delivery.Seq, attempt, started, null, unreachable, 0, Delivered: false,
@@ -138,7 +146,15 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
             return new DeliveryAttempt(delivery.Seq, attempt, started, statusCode, null, durationMs, Delivered: true,
                 GiveUp: false, null);
         }
-        var giveUp = attempt >= target.MaxAttempts;
+        return Failed(delivery, started, statusCode, error, durationMs, target.MaxAttempts);
+    }
+
+    /// <summary>A failed attempt: retried after the backoff, or given up once the attempts run out.</summary>
+    private DeliveryAttempt Failed(OutboxDelivery delivery, DateTime started, int? statusCode, string error,
+        int durationMs, int maxAttempts)
+    {
+        var attempt = delivery.Attempts + 1;
+        var giveUp = attempt >= maxAttempts;
         var retryAt = giveUp ? (DateTime?)null : started + RetrySchedule.DelayAfter(attempt, Settings.RetryBase, Settings.RetryMax);
         if (giveUp)
         {
@@ -178,7 +194,7 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
 
     private HttpRequestMessage BuildRequest(OutboxDelivery delivery, DeliveryTarget target)
     {
-        var body = target.Hook is { } hook ? HookBody(delivery, hook) : WebhookBody(delivery);
+        var body = target.Hook is not null ? HookBody(delivery) : WebhookBody(delivery);
         var request = new HttpRequestMessage(HttpMethod.Post, target.Url)
         {
             Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
@@ -194,7 +210,7 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
         if (target.Hook is { } calledHook)
         {
             request.Headers.Add("X-Hook-ID", calledHook.HookId);
-            request.Headers.Add("X-Hook-Type", calledHook.Type);
+            request.Headers.Add("X-Hook-Type", delivery.Event);
         }
         foreach (var (name, value) in target.Headers)
         {
@@ -208,13 +224,16 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
     private static string WebhookBody(OutboxDelivery delivery) =>
         $"{{\"event\":{JsonSerializer.Serialize(delivery.Event, Wire.Context.String)},\"data\":{delivery.PayloadJson}}}";
 
-    /// <summary>§4.9: <c>{"transaction_id", "hook_type", "timestamp", "data"}</c>.</summary>
-    private string HookBody(OutboxDelivery delivery, Hook hook)
+    /// <summary>
+    /// §4.9: <c>{"transaction_id", "hook_type", "timestamp", "data"}</c>. The hook type is the one the call was
+    /// recorded for (its event), even if the hook was changed since.
+    /// </summary>
+    private string HookBody(OutboxDelivery delivery)
     {
         using var payload = JsonDocument.Parse(delivery.PayloadJson);
         var transactionId = payload.RootElement.TryGetProperty("transaction_id", out var id) ? id.GetString() ?? "" : "";
         string Quote(string text) => JsonSerializer.Serialize(text, Wire.Context.String);
-        return $"{{\"transaction_id\":{Quote(transactionId)},\"hook_type\":{Quote(hook.Type)}," +
+        return $"{{\"transaction_id\":{Quote(transactionId)},\"hook_type\":{Quote(delivery.Event)}," +
             $"\"timestamp\":{Quote(BlnkTimeJsonConverter.Format(Clock.Now(clock)))},\"data\":{delivery.PayloadJson}}}";
     }
 
