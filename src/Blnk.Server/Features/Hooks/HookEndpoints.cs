@@ -13,7 +13,7 @@ namespace Blnk.Server.Features.Hooks;
 /// every route; in insecure mode hooks work as for the master key. Errors keep Blnk's legacy hook shape
 /// (<c>code</c>, <c>message</c>, <c>details</c> beside <c>error_detail</c>), but a refused hook is a
 /// <c>400 HOOK_INVALID</c> with the reason, where Blnk answers <c>500 HOOK_OPERATION_FAILED</c>. Every change
-/// is followed by <see cref="HookRegistry.RefreshAsync"/>, so the writer uses the new set at once.
+/// is followed by <see cref="ReloadingRegistry.RefreshAfterChangeAsync"/>, so the writer uses the new set at once.
 /// </remarks>
 public static class HookEndpoints
 {
@@ -39,7 +39,7 @@ public static class HookEndpoints
         }
         var hook = valid!.ToHook(ids.New(IdGenerator.HookPrefix), Clock.Now(clock));
         await store.InsertHookAsync(hook, context.RequestAborted);
-        await registry.RefreshAsync(context.RequestAborted);
+        await registry.RefreshAfterChangeAsync();
         return TypedResults.Json(ToWire(hook), Wire.Hooks.HookResponse, statusCode: 201);
     }
 
@@ -57,16 +57,12 @@ public static class HookEndpoints
         {
             return NotFound();
         }
-        var updated = valid!.ToHook(existing.HookId, existing.CreatedAt) with
-        {
-            LastRun = existing.LastRun,
-            LastSuccess = existing.LastSuccess,
-        };
+        var updated = valid!.ApplyTo(existing);
         if (!await store.UpdateHookAsync(updated, context.RequestAborted))
         {
             return NotFound();
         }
-        await registry.RefreshAsync(context.RequestAborted);
+        await registry.RefreshAfterChangeAsync();
         return TypedResults.Json(ToWire(updated), Wire.Hooks.HookResponse);
     }
 
@@ -100,7 +96,7 @@ public static class HookEndpoints
         {
             return NotFound();
         }
-        await registry.RefreshAsync(cancellationToken);
+        await registry.RefreshAfterChangeAsync();
         return TypedResults.Json(new ConfirmationMessage { Message = "hook deleted successfully" },
             Wire.Hooks.ConfirmationMessage);
     }

@@ -21,7 +21,7 @@ public sealed class HookRegistry(ILedgerStore store, ILogger<HookRegistry> logge
     /// <summary>A hook by id, active or not; null when it was deleted.</summary>
     public Hook? Find(string hookId) => _byId.GetValueOrDefault(hookId);
 
-    public override async Task RefreshAsync(CancellationToken cancellationToken)
+    protected override async Task LoadAsync(CancellationToken cancellationToken)
     {
         var hooks = await store.ListHooksAsync(null, cancellationToken);
         _byId = hooks.ToDictionary(hook => hook.HookId, StringComparer.Ordinal);

@@ -7,17 +7,19 @@ namespace Blnk.Server.Features.Hooks;
 /// <summary>A hook request that passed validation, with Blnk's defaults and cap applied.</summary>
 public sealed record ValidHook(string Name, string Url, string Type, bool Active, int TimeoutSeconds, int RetryCount)
 {
-    /// <summary>The hook these settings describe, with its id and creation time (a new one has not run yet).</summary>
-    public Hook ToHook(string hookId, DateTime createdAt) => new()
+    /// <summary>A new hook with these settings (it has not run yet).</summary>
+    public Hook ToHook(string hookId, DateTime createdAt) =>
+        ApplyTo(new Hook { HookId = hookId, Url = Url, Type = Type, CreatedAt = createdAt });
+
+    /// <summary><paramref name="hook"/> with these settings; its id, creation time and last run stay.</summary>
+    public Hook ApplyTo(Hook hook) => hook with
     {
-        HookId = hookId,
         Name = Name,
         Url = Url,
         Type = Type,
         Active = Active,
         TimeoutSeconds = TimeoutSeconds,
         RetryCount = RetryCount,
-        CreatedAt = createdAt,
     };
 }
 

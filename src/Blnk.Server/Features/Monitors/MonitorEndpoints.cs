@@ -9,7 +9,7 @@ namespace Blnk.Server.Features.Monitors;
 
 /// <summary><c>/balance-monitors</c>: create, get, list, list by balance, update, delete (contract §4.4).</summary>
 /// <remarks>
-/// Every change is followed by <see cref="MonitorRegistry.RefreshAsync"/>, so the writer evaluates the new
+/// Every change is followed by <see cref="ReloadingRegistry.RefreshAfterChangeAsync"/>, so the writer evaluates the new
 /// set from the next batch on in this process; other processes see it within their reload interval.
 /// </remarks>
 public static class MonitorEndpoints
@@ -47,7 +47,7 @@ public static class MonitorEndpoints
         {
             return InvalidBalance();
         }
-        await registry.RefreshAsync(context.RequestAborted);
+        await registry.RefreshAfterChangeAsync();
         return TypedResults.Json(monitor.ToWire(), Wire.Monitors.MonitorResponse, statusCode: 201);
     }
 
@@ -100,7 +100,7 @@ public static class MonitorEndpoints
         {
             return NotFound(id);
         }
-        await registry.RefreshAsync(context.RequestAborted);
+        await registry.RefreshAfterChangeAsync();
         return Confirmation("BalanceMonitor updated successfully");
     }
 
@@ -111,7 +111,7 @@ public static class MonitorEndpoints
         {
             return NotFound(id);
         }
-        await registry.RefreshAsync(cancellationToken);
+        await registry.RefreshAfterChangeAsync();
         return Confirmation("BalanceMonitor deleted successfully");
     }
 

@@ -11,7 +11,7 @@ public sealed class MonitorRegistry(ILedgerStore store, ILogger<MonitorRegistry>
     public IReadOnlyList<BalanceMonitor> ForBalance(string balanceId) =>
         _byBalance.TryGetValue(balanceId, out var monitors) ? monitors : [];
 
-    public override async Task RefreshAsync(CancellationToken cancellationToken)
+    protected override async Task LoadAsync(CancellationToken cancellationToken)
     {
         var monitors = await store.ListMonitorsAsync(null, cancellationToken);
         _byBalance = monitors.GroupBy(monitor => monitor.BalanceId, StringComparer.Ordinal)
