@@ -11,6 +11,7 @@ public sealed class IdGenerator
     public const string ReferencePrefix = "ref";
     public const string MonitorPrefix = "mon";
     public const string HookPrefix = "hook";
+    public const string IdentityPrefix = "idt";
 
     public string New(string prefix) => $"{prefix}_{Guid.NewGuid()}";
 }

@@ -78,7 +78,8 @@ public sealed class IdentityTests(ServerFixture fixture) : IClassFixture<ServerF
             AssertError(await api.PostAsync("identities", new { identity_id = badPrefix }), HttpStatusCode.BadRequest,
                 "IDT_VALIDATION_ERROR", "identity_id must start with the 'idt_' prefix");
         }
-        var badUuids = new[] { "idt_", "idt_123", "idt_" + Guid.NewGuid().ToString("N"), $"idt_{Guid.NewGuid()}x" };
+        var badUuids = new[] { "idt_", "idt_123", "idt_" + Guid.NewGuid().ToString("N"), $"idt_{Guid.NewGuid()}x",
+            $"idt_{Guid.NewGuid()}\n" };
         foreach (var badUuid in badUuids)
         {
             AssertError(await api.PostAsync("identities", new { identity_id = badUuid }), HttpStatusCode.BadRequest,

@@ -77,7 +77,13 @@ public sealed class BalanceReader(ILedgerStore store, ILogger<BalanceReader> log
             var found = await store.GetBalancesAsync(ids, stoppingToken);
             batch.ForEach(read => read.Completion.TrySetResult(found.GetValueOrDefault(read.BalanceId)));
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (OperationCanceledException)
+        {
+            // Shutting down: no read taken here may be left waiting.
+            batch.ForEach(read => read.Completion.TrySetCanceled());
+            throw;
+        }
+        catch (Exception exception)
         {
             logger.LogWarning(exception, "Reading {Count} balances failed", batch.Count);
             batch.ForEach(read => read.Completion.TrySetException(exception));

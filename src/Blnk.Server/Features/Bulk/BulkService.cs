@@ -64,7 +64,9 @@ public sealed class BulkService(TransactionService transactions, LedgerWriter wr
             }
             prepared.Add(transaction!);
         }
-        BulkResult Decided(UnitOutcome outcome) => ResultOf(request, prepared, batchId, outcome);
+        // Worked out once: inside the writer's transaction for the completion event, and again for the answer.
+        BulkResult? decided = null;
+        BulkResult Decided(UnitOutcome outcome) => decided ??= ResultOf(request, prepared, batchId, outcome);
         var unit = TransactionService.UnitOf(prepared, items[0], request.Atomic ? batchId : null, now,
             completionEvents is null ? null : outcome => completionEvents(Decided(outcome)));
         if (!writer.TrySubmit(unit))
@@ -109,14 +111,28 @@ public sealed class BulkService(TransactionService transactions, LedgerWriter wr
     /// </summary>
     private async Task RunInBackgroundAsync(BulkRequest request, List<ValidTransaction> items, string batchId)
     {
+        IReadOnlyList<OutboxEvent> Completion(BulkResult result) => CompletionEvents(request, batchId, items.Count, result);
         try
         {
-            await RunAsync(request, items, batchId, CancellationToken.None,
-                result => CompletionEvents(request, batchId, items.Count, result));
+            await RunAsync(request, items, batchId, CancellationToken.None, Completion);
         }
         catch (Exception exception)
         {
+            // The writer failed the batch and committed nothing of it: the caller, answered 202, still learns so.
             logger.LogError(exception, "Async bulk {BatchId} failed", batchId);
+            await RecordFailureAsync(batchId, Completion);
+        }
+    }
+
+    private async Task RecordFailureAsync(string batchId, Func<BulkResult, IReadOnlyList<OutboxEvent>> completion)
+    {
+        try
+        {
+            await RecordAsync(new BulkResult(null, Failed(batchId, ApiError.Internal())), completion);
+        }
+        catch (Exception exception)
+        {
+            logger.LogError(exception, "Could not record the failure of async bulk {BatchId}", batchId);
         }
     }
 

@@ -17,8 +17,6 @@ namespace Blnk.Server.Features.Identities;
 /// </summary>
 public static partial class IdentityEndpoints
 {
-    private const string IdentityPrefix = "idt";
-
     public static void MapIdentityEndpoints(this IEndpointRouteBuilder routes)
     {
         routes.MapPost("/identities", CreateAsync).WithName("Identities_Create");
@@ -37,7 +35,9 @@ public static partial class IdentityEndpoints
         {
             return new ErrorResult(error);
         }
-        var identityId = string.IsNullOrEmpty(request!.IdentityId) ? ids.New(IdentityPrefix) : request.IdentityId;
+        var identityId = string.IsNullOrEmpty(request!.IdentityId)
+            ? ids.New(IdGenerator.IdentityPrefix)
+            : request.IdentityId;
         var invalidDob = ParseDob(request.Dob, out var dob);
         var invalid = ValidateIdentityId(identityId) ?? invalidDob;
         if (invalid is not null)
@@ -158,11 +158,11 @@ public static partial class IdentityEndpoints
     /// <summary>A caller-supplied id must be <c>idt_</c> and a UUID, with Blnk's texts.</summary>
     private static ApiError? ValidateIdentityId(string identityId)
     {
-        if (!identityId.StartsWith(IdentityPrefix + "_", StringComparison.Ordinal))
+        if (!identityId.StartsWith(IdGenerator.IdentityPrefix + "_", StringComparison.Ordinal))
         {
             return new ApiError(ErrorCodes.IdentityValidation, "identity_id must start with the 'idt_' prefix");
         }
-        return UuidPattern().IsMatch(identityId[(IdentityPrefix.Length + 1)..])
+        return UuidPattern().IsMatch(identityId[(IdGenerator.IdentityPrefix.Length + 1)..])
             ? null
             : new ApiError(ErrorCodes.IdentityValidation, "identity_id suffix after 'idt_' must be a valid UUID");
     }
@@ -217,6 +217,7 @@ public static partial class IdentityEndpoints
     private static ErrorResult NotFound(string id) =>
         new(new ApiError(ErrorCodes.IdentityNotFound, $"Identity with ID '{id}' not found"));
 
-    [GeneratedRegex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    // \z, not $: "$" also matches before a final line feed, which would let "idt_<uuid>\n" through.
+    [GeneratedRegex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\z")]
     private static partial Regex UuidPattern();
 }

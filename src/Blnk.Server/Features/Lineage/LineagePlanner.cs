@@ -121,6 +121,10 @@ public sealed class LineagePlanner(ILedgerStore store, IdGenerator ids, Indicato
         Invariant.Assert(hold is not null);
         var shadowHolds = (await LineageLookup.ShadowTransactionsAsync(store, hold!, cancellationToken))
             .Where(row => row.Status == TransactionStatus.Inflight).ToList();
+        if (shadowHolds.Count == 0)
+        {
+            return ([], null);
+        }
         var progress = await store.GetHoldProgressAsync([.. shadowHolds.Select(row => row.TransactionId)],
             cancellationToken);
         var committed = commit ? await CommittedThroughAsync(hold!, resolution, cancellationToken) : 0;

@@ -1,3 +1,4 @@
+using Blnk.Core.Delivery;
 using Blnk.Server.Writer;
 using Blnk.Storage;
 
@@ -26,6 +27,7 @@ public sealed class LineageProcessor(ILedgerStore store, LineagePlanner planner,
 
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan ErrorPause = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RetryDelayFirst = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan RetryDelayMax = TimeSpan.FromMinutes(5);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -107,7 +109,7 @@ public sealed class LineageProcessor(ILedgerStore store, LineagePlanner planner,
         CancellationToken cancellationToken)
     {
         var attempt = work.Attempts + 1;
-        var delay = TimeSpan.FromSeconds(Math.Min(Math.Pow(2, attempt), RetryDelayMax.TotalSeconds));
+        var delay = RetrySchedule.DelayAfter(attempt, RetryDelayFirst, RetryDelayMax);
         logger.LogWarning(exception, "Lineage {Type} of {Transaction} failed (attempt {Attempt}); retrying in {Delay}",
             work.Type, work.TransactionId, attempt, delay);
         await store.RecordLineageAttemptAsync(work.Seq, exception.Message, clock.GetUtcNow().UtcDateTime + delay,

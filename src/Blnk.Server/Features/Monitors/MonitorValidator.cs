@@ -22,17 +22,16 @@ public sealed record ValidMonitor(string BalanceId, MonitorCondition Condition, 
 /// </remarks>
 public static class MonitorValidator
 {
-    private const string Blank = "cannot be blank";
     private const string FiniteNumber = "must be a finite number";
 
     public static (ValidMonitor? Value, string? Error) Validate(MonitorRequest request)
     {
         var errors = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        CheckBalanceId(request.BalanceId, errors);
+        FieldErrors.Require(errors, "balance_id", request.BalanceId, Limits.IdentifierLengthMax);
         MonitorCondition? condition = null;
         if (request.Condition is null)
         {
-            errors["condition"] = Blank;
+            errors["condition"] = FieldErrors.Blank;
         }
         else
         {
@@ -40,7 +39,7 @@ public static class MonitorValidator
             condition = ValidateCondition(request.Condition, conditionErrors);
             if (conditionErrors.Count > 0)
             {
-                errors["condition"] = $"({Join(conditionErrors)})";
+                errors["condition"] = $"({FieldErrors.Message(conditionErrors)})";
             }
         }
         var trigger = string.IsNullOrEmpty(request.Trigger) ? MonitorTrigger.Level : request.Trigger;
@@ -55,22 +54,10 @@ public static class MonitorValidator
         }
         if (errors.Count > 0)
         {
-            return (null, Join(errors));
+            return (null, FieldErrors.Message(errors));
         }
         return (new ValidMonitor(request.BalanceId!, condition!, request.Description ?? "", callBackUrl, trigger),
             null);
-    }
-
-    private static void CheckBalanceId(string? balanceId, SortedDictionary<string, string> errors)
-    {
-        if (string.IsNullOrWhiteSpace(balanceId))
-        {
-            errors["balance_id"] = Blank;
-        }
-        else if (balanceId.Length > Limits.IdentifierLengthMax)
-        {
-            errors["balance_id"] = $"the length must be no more than {Limits.IdentifierLengthMax}";
-        }
     }
 
     /// <summary>The condition with its precise value, or null with the reasons in <paramref name="errors"/>.</summary>
@@ -79,7 +66,7 @@ public static class MonitorValidator
     {
         if (string.IsNullOrEmpty(request.Field))
         {
-            errors["field"] = Blank;
+            errors["field"] = FieldErrors.Blank;
         }
         else if (!MonitorEvaluation.Fields.Contains(request.Field))
         {
@@ -87,7 +74,7 @@ public static class MonitorValidator
         }
         if (string.IsNullOrEmpty(request.Operator))
         {
-            errors["operator"] = Blank;
+            errors["operator"] = FieldErrors.Blank;
         }
         else if (!MonitorEvaluation.Operators.Contains(request.Operator))
         {
@@ -99,7 +86,7 @@ public static class MonitorValidator
         }
         if (request.Value is not { } value)
         {
-            errors["value"] = Blank;
+            errors["value"] = FieldErrors.Blank;
             return null;
         }
         // The JSON parser reads 1e400 as infinity; Go's refuses it.
@@ -130,7 +117,4 @@ public static class MonitorValidator
         !double.IsFinite(precision) ? FiniteNumber
         : precision < 0 ? "must be no less than 0"
         : "must be a whole number";
-
-    private static string Join(SortedDictionary<string, string> errors) =>
-        string.Join("; ", errors.Select(error => $"{error.Key}: {error.Value}")) + ".";
 }

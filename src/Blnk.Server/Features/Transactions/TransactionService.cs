@@ -277,13 +277,12 @@ public sealed class TransactionService(ILedgerStore store, LedgerWriter writer, 
             {
                 return identifier;
             }
-            if (service._indicatorBalances.Known(identifier, currency) is { } known)
+            if (!dryRun)
             {
-                return known;
+                return await service._indicatorBalances.EnsureAsync(identifier, currency, now, cancellationToken);
             }
-            return dryRun
-                ? await ResolveWithoutWritingAsync(identifier, cancellationToken)
-                : await service._indicatorBalances.EnsureAsync(identifier, currency, now, cancellationToken);
+            return service._indicatorBalances.Known(identifier, currency)
+                ?? await ResolveWithoutWritingAsync(identifier, cancellationToken);
         }
 
         private async Task<string> ResolveWithoutWritingAsync(string identifier, CancellationToken cancellationToken)

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Blnk.Core;
 using Blnk.Core.Money;
 using Blnk.Core.Transactions;
+using Blnk.Server.Http;
 using Blnk.Server.Errors;
 using Blnk.Server.Json;
 
@@ -63,9 +64,9 @@ public static class TransactionValidator
         var errors = new SortedDictionary<string, string>(StringComparer.Ordinal);
         CheckAmount(request, errors);
         CheckRouting(request, errors, out var sources, out var destinations);
-        Require(errors, "currency", request.Currency, Limits.IdentifierLengthMax);
-        Require(errors, "reference", request.Reference, Limits.ReferenceLengthMax);
-        Require(errors, "description", request.Description, int.MaxValue);
+        FieldErrors.Require(errors, "currency", request.Currency, Limits.IdentifierLengthMax);
+        FieldErrors.Require(errors, "reference", request.Reference, Limits.ReferenceLengthMax);
+        FieldErrors.Require(errors, "description", request.Description, int.MaxValue);
         if (request.Precision < 0)
         {
             errors["precision"] = "precision cannot be negative";
@@ -81,8 +82,7 @@ public static class TransactionValidator
         var commit = ParseTime(errors, "inflight_commit_date", request.InflightCommitDate, DateFormatMessage);
         if (errors.Count > 0)
         {
-            var message = string.Join("; ", errors.Select(error => $"{error.Key}: {error.Value}")) + ".";
-            return (null, ApiError.Validation(ErrorCodes.TransactionValidation, message));
+            return (null, ApiError.Validation(ErrorCodes.TransactionValidation, FieldErrors.Message(errors)));
         }
         var preciseAmount = request.PreciseAmount ?? Precision.ToPreciseAmount(request.Amount!.Value, precision);
         if (preciseAmount.Sign <= 0)
@@ -208,19 +208,6 @@ public static class TransactionValidator
             JsonValueKind.Number => value.GetRawText(),
             _ => null,
         } : null;
-
-    private static void Require(SortedDictionary<string, string> errors, string key, string? value,
-        int lengthMax)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            errors[key] = "cannot be blank";
-        }
-        else if (value.Length > lengthMax)
-        {
-            errors[key] = $"the length must be no more than {lengthMax}";
-        }
-    }
 
     private static DateTime? ParseTime(SortedDictionary<string, string> errors, string key, string? text,
         string message)
