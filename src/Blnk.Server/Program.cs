@@ -62,7 +62,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<IdGenerator>();
 builder.Services.AddSingleton<QueueSignal>();
 builder.Services.AddSingleton(new WriterOptions(configuration.WriterBatchSize, configuration.WriterQueueSize,
-    store.Dialect == "sqlite" ? 1 : configuration.WriterLoops));
+    store.Dialect == "sqlite" ? 1 : configuration.WriterLoops, configuration.RememberedBalances));
 builder.Services.AddSingleton(configuration);
 builder.Services.AddSingleton<MonitorRegistry>();
 builder.Services.AddHostedService(services => services.GetRequiredService<MonitorRegistry>());

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using Blnk.Core.Balances;
 using Blnk.Core.Transactions;
 
 namespace Blnk.Storage;
@@ -15,6 +14,9 @@ public interface IBulkWriter
     /// <summary>Outbox rows in the given order (their sequence numbers keep it).</summary>
     void InsertOutbox(DbCommand command, IReadOnlyList<OutboxEvent> events, DateTime now);
 
-    /// <summary>A statement whose row count is the number of balances updated.</summary>
-    void UpdateBalances(DbCommand command, IReadOnlyCollection<Balance> balances);
+    /// <summary>
+    /// A statement that updates the balances whose rows are still as read and fails (see
+    /// <see cref="StatementPipeline.BalanceChanged"/>) unless that is every one of them.
+    /// </summary>
+    void UpdateBalances(DbCommand command, IReadOnlyCollection<BalanceWrite> writes);
 }

@@ -138,7 +138,11 @@ public interface IWriteBatch : IAsyncDisposable
     /// <summary>Stores inflight actions to run at their time (expiries, scheduled commits).</summary>
     Task ScheduleInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions, CancellationToken cancellationToken);
 
-    Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken);
+    /// <summary>
+    /// Writes each balance, provided its stored row is still as the batch read it (same <c>version</c> and
+    /// identity); otherwise the batch fails with <see cref="StaleBalanceException"/> and nothing of it commits.
+    /// </summary>
+    Task UpdateBalancesAsync(IReadOnlyCollection<BalanceWrite> writes, CancellationToken cancellationToken);
 
     /// <summary>Records webhook, callback and hook deliveries with the changes they report.</summary>
     Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now, CancellationToken cancellationToken);
@@ -151,6 +155,15 @@ public interface IWriteBatch : IAsyncDisposable
 
     Task CommitAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>A balance's new state, and the version the batch decided from (its stored version must still be that).</summary>
+public sealed record BalanceWrite(Balance Balance, long ReadVersion);
+
+/// <summary>
+/// A balance row changed after the batch read it (another process wrote it, or its identity changed), or is
+/// missing. The batch was rolled back; its decisions were made on a state that no longer holds.
+/// </summary>
+public sealed class StaleBalanceException(string message) : Exception(message);
 
 /// <summary>What a writer batch reads, under its locks: see <see cref="IWriteBatch.ReadAsync"/>.</summary>
 public sealed record BatchReadRequest(
@@ -172,4 +185,13 @@ public sealed record BatchReads(
     HashSet<string> ExistingReferences,
     HashSet<string> TakenQueueEntries,
     HashSet<string> TakenInflightActions,
-    HashSet<long> TakenLineageWork);
+    HashSet<long> TakenLineageWork)
+{
+    /// <summary>
+    /// Reads made of balances remembered from earlier batches instead of read: no hold, no reference found, nothing
+    /// taken. The batch's writes then check that each balance is still as remembered, and that no reference is taken.
+    /// </summary>
+    public static BatchReads Recalled(Dictionary<string, Balance> balances) =>
+        new(balances, new Dictionary<string, HoldProgress>(StringComparer.Ordinal), new HashSet<string>(StringComparer.Ordinal),
+            [], [], []);
+}

@@ -17,7 +17,8 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
 {
     private const string UpdateBalanceSql = "UPDATE balances SET balance = @balance, credit_balance = @credit, " +
         "debit_balance = @debit, inflight_balance = @inflight, inflight_credit_balance = @inflightCredit, " +
-        "inflight_debit_balance = @inflightDebit, version = @version WHERE balance_id = @id";
+        "inflight_debit_balance = @inflightDebit, version = @version WHERE balance_id = @id AND version = @readVersion " +
+        "AND identity_id IS @identity";
 
     private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
         "group_id) SELECT transaction_id, seq, @available, @available, @group FROM transactions WHERE transaction_id = @id";
@@ -147,20 +148,18 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         CancellationToken cancellationToken) =>
         WriteEachAsync(ScheduleActionSql, actions, store.AddInflightActionParameters, null, cancellationToken);
 
-    public Task UpdateBalancesAsync(IReadOnlyCollection<Balance> balances, CancellationToken cancellationToken)
+    public Task UpdateBalancesAsync(IReadOnlyCollection<BalanceWrite> writes, CancellationToken cancellationToken)
     {
-        foreach (var balance in balances)
+        foreach (var write in writes)
         {
-            AssertBalanceInvariants(balance);
+            AssertBalanceInvariants(write);
         }
-        return WriteSetAsync(balances, (bulk, command) => bulk.UpdateBalances(command, balances),
+        return WriteSetAsync(writes, (bulk, command) => bulk.UpdateBalances(command, writes),
             async reader => Invariant.Assert(await reader.ReadAsync(cancellationToken)
-                && reader.GetInt64(0) == balances.Count),
-            UpdateBalanceSql, BindBalance, reader =>
-            {
-                Invariant.Assert(reader.RecordsAffected == 1);
-                return Task.CompletedTask;
-            }, cancellationToken);
+                && reader.GetInt64(0) == writes.Count),
+            UpdateBalanceSql, BindBalance, reader => reader.RecordsAffected == 1 ? Task.CompletedTask
+                : throw new StaleBalanceException($"{StatementPipeline.BalanceChanged}a balance was not as read"),
+            cancellationToken);
     }
 
     public Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
@@ -256,17 +255,17 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         Invariant.Assert(merged is not null);
     }
 
-    private static void AssertBalanceInvariants(Balance balance)
+    private static void AssertBalanceInvariants(BalanceWrite write)
     {
-        var amounts = balance.Amounts;
+        var (balance, amounts) = (write.Balance, write.Balance.Amounts);
         Invariant.Assert(amounts.Balance == amounts.CreditBalance - amounts.DebitBalance);
         Invariant.Assert(amounts.InflightBalance == amounts.InflightCreditBalance - amounts.InflightDebitBalance);
-        Invariant.Assert(balance.Version >= 0);
+        Invariant.Assert(balance.Version >= write.ReadVersion && write.ReadVersion >= 0);
     }
 
-    private void BindBalance(DbCommand command, Balance balance)
+    private void BindBalance(DbCommand command, BalanceWrite write)
     {
-        var amounts = balance.Amounts;
+        var (balance, amounts) = (write.Balance, write.Balance.Amounts);
         SqlDialect.Add(command, "id", balance.BalanceId);
         _dialect.AddAmount(command, "balance", amounts.Balance);
         _dialect.AddAmount(command, "credit", amounts.CreditBalance);
@@ -275,6 +274,8 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         _dialect.AddAmount(command, "inflightCredit", amounts.InflightCreditBalance);
         _dialect.AddAmount(command, "inflightDebit", amounts.InflightDebitBalance);
         SqlDialect.Add(command, "version", balance.Version);
+        SqlDialect.Add(command, "readVersion", write.ReadVersion);
+        SqlDialect.Add(command, "identity", balance.IdentityId);
     }
 
     /// <summary>

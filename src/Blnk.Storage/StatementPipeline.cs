@@ -22,6 +22,12 @@ internal sealed class StatementPipeline : IAsyncDisposable
     /// </summary>
     public const string InvariantViolated = "invariant violated: ";
 
+    /// <summary>
+    /// Starts the text of the error a balance update raises when a row is no longer as the batch read it; the
+    /// pipeline turns it into a <see cref="StaleBalanceException"/>.
+    /// </summary>
+    public const string BalanceChanged = "balance changed since read: ";
+
     private readonly DbConnection _connection;
     private readonly DbTransaction? _dbTransaction;
     private readonly List<PendingStatement> _pending = [];
@@ -189,6 +195,10 @@ internal sealed class StatementPipeline : IAsyncDisposable
         catch (DbException exception) when (exception.Message.Contains(InvariantViolated, StringComparison.Ordinal))
         {
             throw new Core.InvariantException(exception.Message);
+        }
+        catch (DbException exception) when (exception.Message.Contains(BalanceChanged, StringComparison.Ordinal))
+        {
+            throw new StaleBalanceException(exception.Message);
         }
         finally
         {

@@ -31,6 +31,38 @@ public sealed class ConcurrencyTests(ServerFixture fixture) : IClassFixture<Serv
         await RunTransferStormAsync([new Api(first.Client), new Api(second.Client)]);
     }
 
+    /// <summary>
+    /// A writer decides plain transfers from the balances it remembers committing. When another process changed
+    /// one since, the stored state decides, for a payment as for a refusal: a payment the remembered balance would
+    /// cover but the stored one does not is refused, and one the remembered balance would refuse but the stored
+    /// one covers is applied.
+    /// </summary>
+    [Fact]
+    public async Task A_balance_another_process_changed_is_decided_from_its_stored_state()
+    {
+        var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
+        await using var first = await ServerProcess.StartAsync(dns);
+        await using var second = await ServerProcess.StartAsync(dns);
+        var (one, two) = (new Api(first.Client), new Api(second.Client));
+        var payer = await one.CreateBalanceAsync();
+        var payee = await one.CreateBalanceAsync();
+        await one.FundAsync(payer, 100);
+        await one.FundAsync(payee, 1);
+
+        Assert.Equal(HttpStatusCode.Created, (await two.TransferAsync(payer, payee, 100)).Status);
+        var refused = await one.TransferAsync(payer, payee, 60);
+        Assert.Equal((HttpStatusCode.BadRequest, "TXN_INSUFFICIENT_FUNDS"), (refused.Status, refused.ErrorCode));
+
+        // After a stale batch the writer stops remembering for a second; then it remembers both balances again.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(HttpStatusCode.Created, (await one.TransferAsync(payee, payer, 1)).Status);
+        await two.FundAsync(payer, 30);
+        Assert.Equal(HttpStatusCode.Created, (await one.TransferAsync(payer, payee, 31)).Status);
+
+        Assert.Equal(0, await one.BalanceOfAsync(payer));
+        Assert.Equal(131, await two.BalanceOfAsync(payee));
+    }
+
     /// <summary><c>transaction.writer_loops</c> above 1: concurrent batches in one process keep every rule.</summary>
     [Fact]
     public async Task Several_writer_loops_on_postgres_keep_every_rule()

@@ -321,7 +321,8 @@ public sealed class HistoryConformanceTests
                 balance.Amounts.DebitBalance + moves[balance.BalanceId].Debit, 0, 0),
         }).ToList();
         await batch.InsertTransactionsAsync(rows, Ct);
-        await batch.UpdateBalancesAsync(updated, Ct);
+        await batch.UpdateBalancesAsync([.. updated.Select(balance => new BalanceWrite(balance, balance.Version - 1))],
+            Ct);
         await batch.CommitAsync(Ct);
     }
 

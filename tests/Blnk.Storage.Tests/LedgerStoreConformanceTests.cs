@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Numerics;
 using Blnk.Core;
 using Blnk.Core.Balances;
+using Blnk.Core.Identities;
 using Blnk.Core.Ledgers;
 using Blnk.Core.Transactions;
 using Blnk.Storage;
@@ -261,7 +262,7 @@ public sealed class LedgerStoreConformanceTests
             locked[source].Version++;
             locked[destination].Version++;
             await batch.InsertTransactionsAsync([row], Ct);
-            await batch.UpdateBalancesAsync(locked.Values, Ct);
+            await batch.UpdateBalancesAsync([.. locked.Values.Select(balance => new BalanceWrite(balance, 0))], Ct);
             await batch.CommitAsync(Ct);
         }
 
@@ -293,7 +294,7 @@ public sealed class LedgerStoreConformanceTests
             locked[source].Version++;
             await batch.InsertTransactionsAsync([row], Ct);
             await batch.EnqueueAsync([new QueueEntry(row.TransactionId, Now())], Ct);
-            await batch.UpdateBalancesAsync(locked.Values, Ct);
+            await batch.UpdateBalancesAsync([.. locked.Values.Select(balance => new BalanceWrite(balance, 0))], Ct);
         }
 
         var sourceAfter = await store.GetBalanceAsync(source, Ct);
@@ -325,10 +326,11 @@ public sealed class LedgerStoreConformanceTests
             };
             locked[source].Version++;
             // On PostgreSQL the update travels with the commit, so the check fails there; on SQLite at once.
-            await Assert.ThrowsAsync<InvariantException>(async () =>
+            await Assert.ThrowsAsync<StaleBalanceException>(async () =>
             {
                 await batch.InsertTransactionsAsync([row], Ct);
-                await batch.UpdateBalancesAsync([locked[source], missing], Ct);
+                await batch.UpdateBalancesAsync([new BalanceWrite(locked[source], 0), new BalanceWrite(missing, 0)],
+                    Ct);
                 await batch.CommitAsync(Ct);
             });
         }
@@ -337,6 +339,61 @@ public sealed class LedgerStoreConformanceTests
         Assert.Equal(0, (await store.GetBalanceAsync(source, Ct))!.Version);
         // The connection went back to the pool usable: the next batch commits.
         await InsertAsync(store, [row]);
+        Assert.NotNull(await store.GetTransactionAsync(row.TransactionId, Ct));
+    }
+
+    /// <summary>
+    /// The writer may decide from balances it remembers instead of locking them: the update then applies only if
+    /// each row still has the version and identity the batch decided from, else nothing of the batch commits.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task A_balance_update_applies_only_to_rows_still_as_the_batch_read_them(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var remembered = (await store.GetBalanceAsync(source, Ct))!;
+        await MoveAsync(store, source, destination, 100);
+
+        var row = NewTransaction(source, destination, 40);
+        var decidedFromOld = Debited(remembered, 40);
+        await using (var batch = await store.BeginWriteBatchAsync(Ct))
+        {
+            await Assert.ThrowsAsync<StaleBalanceException>(async () =>
+            {
+                await batch.InsertTransactionsAsync([row], Ct);
+                await batch.UpdateBalancesAsync([new BalanceWrite(decidedFromOld, remembered.Version)], Ct);
+                await batch.CommitAsync(Ct);
+            });
+        }
+        Assert.Null(await store.GetTransactionAsync(row.TransactionId, Ct));
+        var current = (await store.GetBalanceAsync(source, Ct))!;
+        Assert.Equal((1L, new BigInteger(100)), (current.Version, current.Amounts.DebitBalance));
+
+        // Same version, but the balance was linked to an identity after it was read.
+        var identity = new Identity { IdentityId = $"idt_{Guid.NewGuid()}", CreatedAt = Now() };
+        await store.InsertIdentityAsync(identity, Ct);
+        Assert.Equal(BalanceIdentityLinkOutcome.Linked,
+            await store.LinkBalanceIdentityAsync(source, identity.IdentityId, Ct));
+        await using (var batch = await store.BeginWriteBatchAsync(Ct))
+        {
+            await Assert.ThrowsAsync<StaleBalanceException>(async () =>
+            {
+                await batch.UpdateBalancesAsync([new BalanceWrite(Debited(current, 40), current.Version)], Ct);
+                await batch.CommitAsync(Ct);
+            });
+        }
+        Assert.Equal(new BigInteger(100), (await store.GetBalanceAsync(source, Ct))!.Amounts.DebitBalance);
+
+        var fresh = (await store.GetBalanceAsync(source, Ct))!;
+        await using (var batch = await store.BeginWriteBatchAsync(Ct))
+        {
+            await batch.InsertTransactionsAsync([row], Ct);
+            await batch.UpdateBalancesAsync([new BalanceWrite(Debited(fresh, 40), fresh.Version)], Ct);
+            await batch.CommitAsync(Ct);
+        }
+        var after = (await store.GetBalanceAsync(source, Ct))!;
+        Assert.Equal((2L, new BigInteger(140)), (after.Version, after.Amounts.DebitBalance));
         Assert.NotNull(await store.GetTransactionAsync(row.TransactionId, Ct));
     }
 
@@ -453,7 +510,8 @@ public sealed class LedgerStoreConformanceTests
             locked[source].Version++;
             locked[destination].Version++;
             await batch.InsertTransactionsAsync([NewTransaction(source, destination, amount)], Ct);
-            await batch.UpdateBalancesAsync(locked.Values, Ct);
+            await batch.UpdateBalancesAsync(
+                [.. locked.Values.Select(balance => new BalanceWrite(balance, balance.Version - 1))], Ct);
             await batch.CommitAsync(Ct);
         })));
 
@@ -662,7 +720,7 @@ public sealed class LedgerStoreConformanceTests
                     : new BalanceAmounts(_beyond64Bits, 0, 0, 0),
             }).ToList();
             await batch.InsertTransactionsAsync([row], Ct);
-            await batch.UpdateBalancesAsync(updated, Ct);
+            await batch.UpdateBalancesAsync([.. updated.Select(balance => new BalanceWrite(balance, 0))], Ct);
             await batch.CommitAsync(Ct);
         }
 
@@ -823,6 +881,29 @@ public sealed class LedgerStoreConformanceTests
         Assert.Equal(BalanceInsertOutcome.Inserted, await store.InsertBalanceAsync(destination, Ct));
         return (source.BalanceId, destination.BalanceId);
     }
+
+    /// <summary>One transfer as the writer applies it from locked balances.</summary>
+    private static async Task MoveAsync(ILedgerStore store, string source, string destination, BigInteger amount)
+    {
+        await using var batch = await store.BeginWriteBatchAsync(Ct);
+        var locked = await batch.LockBalancesAsync([source, destination], Ct);
+        await batch.InsertTransactionsAsync([NewTransaction(source, destination, amount)], Ct);
+        await batch.UpdateBalancesAsync([new BalanceWrite(Debited(locked[source], amount), locked[source].Version),
+            new BalanceWrite(Credited(locked[destination], amount), locked[destination].Version)], Ct);
+        await batch.CommitAsync(Ct);
+    }
+
+    private static Balance Debited(Balance balance, BigInteger amount) => Moved(balance, 0, amount);
+
+    private static Balance Credited(Balance balance, BigInteger amount) => Moved(balance, amount, 0);
+
+    private static Balance Moved(Balance balance, BigInteger credit, BigInteger debit) => new()
+    {
+        BalanceId = balance.BalanceId, LedgerId = balance.LedgerId, Currency = balance.Currency,
+        IdentityId = balance.IdentityId, CreatedAt = balance.CreatedAt, Version = balance.Version + 1,
+        Amounts = new BalanceAmounts(balance.Amounts.CreditBalance + credit, balance.Amounts.DebitBalance + debit,
+            balance.Amounts.InflightCreditBalance, balance.Amounts.InflightDebitBalance),
+    };
 
     /// <summary>A write may fail when sent with the commit (PostgreSQL) or at once (SQLite): either counts.</summary>
     private static async Task InsertAndCommitAsync(IWriteBatch batch, IReadOnlyList<TransactionRecord> rows)

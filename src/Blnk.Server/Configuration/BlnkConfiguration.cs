@@ -20,6 +20,7 @@ public sealed record BlnkConfiguration
     public const int DefaultWriterBatchSize = 1000;
     public const int DefaultWriterQueueSize = 10_000;
     public const int DefaultWriterLoops = 1;
+    public const int DefaultRememberedBalances = 20_000;
 
     public int Port { get; init; } = DefaultPort;
 
@@ -35,6 +36,9 @@ public sealed record BlnkConfiguration
 
     /// <summary>Writer batches in flight at once on PostgreSQL (SQLite always uses one).</summary>
     public int WriterLoops { get; init; } = DefaultWriterLoops;
+
+    /// <summary>Balances the writer remembers to decide plain transfers without a locking read (0: none).</summary>
+    public int RememberedBalances { get; init; } = DefaultRememberedBalances;
     public IReadOnlyList<string> IgnoredKeys { get; init; } = [];
     public WebhookSettings Webhook { get; init; } = new();
 
@@ -77,6 +81,9 @@ public sealed record BlnkConfiguration
                 ?? DefaultWriterQueueSize,
             WriterLoops = ParseInt("transaction.writer_loops",
                 Value("transaction.writer_loops", "BLNK_TRANSACTION_WRITER_LOOPS"), 1, 16) ?? DefaultWriterLoops,
+            RememberedBalances = ParseInt("transaction.remembered_balances",
+                Value("transaction.remembered_balances", "BLNK_TRANSACTION_REMEMBERED_BALANCES"), 0, 10_000_000)
+                ?? DefaultRememberedBalances,
             Webhook = LoadWebhook(file, Value),
             IgnoredKeys = [.. IgnoredSettings.Where(setting => Value(setting.Key, setting.Env) is not null)
                 .Select(setting => setting.Key)],

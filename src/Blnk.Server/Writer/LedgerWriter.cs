@@ -18,7 +18,9 @@ namespace Blnk.Server.Writer;
 /// because each transfer waits for the previous one's row lock and flush. A batch costs about one
 /// round trip and one flush for all its items, and a hot balance is loaded and written once per
 /// batch. Correctness across processes comes from the database: rows are locked in id order, a
-/// reference is unique by index, and a conflicting batch is retried whole.
+/// reference is unique by index, and a conflicting batch is retried whole. A batch of plain transfers whose
+/// balances the writer remembers (<see cref="RememberedBalances"/>) skips the locking read: its update applies only
+/// to rows still as remembered, and otherwise the batch runs again from locked reads.
 /// </remarks>
 public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, WriterOptions options, IdGenerator ids,
     MonitorRegistry monitors, EventOutbox eventOutbox, WriterMetrics metrics, TimeProvider clock,
@@ -26,6 +28,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     : BackgroundService
 {
     private const int ConflictAttemptsMax = 5;
+
+    private readonly RememberedBalances _remembered = new(options.RememberedBalances);
 
     private readonly Channel<WriteUnit> _requests = Channel.CreateBounded<WriteUnit>(
         new BoundedChannelOptions(options.QueueSize) { FullMode = BoundedChannelFullMode.Wait });
@@ -117,23 +121,33 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 
     private async Task RunBatchAsync(List<WriteUnit> batch, CancellationToken cancellationToken)
     {
+        var mayRecall = true;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                var outcomes = await ApplyBatchAsync(batch, cancellationToken);
+                var outcomes = await ApplyBatchAsync(batch, mayRecall, cancellationToken);
                 for (var i = 0; i < batch.Count; i++)
                 {
                     batch[i].Complete(outcomes[i]);
                 }
                 return;
             }
+            catch (Exception exception) when (mayRecall)
+            {
+                // It may have decided from remembered balances (or met a reference it did not look up): before
+                // anything is concluded, it runs again from locked reads.
+                _remembered.ForgetAll();
+                mayRecall = false;
+                logger.LogDebug("Writer batch of {Count} failed ({Message}); running it again from locked reads",
+                    batch.Count, exception.Message);
+            }
             catch (Exception exception) when (attempt < ConflictAttemptsMax && store.IsRetryableConflict(exception))
             {
                 logger.LogInformation("Writer batch of {Count} conflicted ({Message}); retrying", batch.Count,
                     exception.Message);
             }
-            catch (Exception exception) when (batch.Count > 1 && exception is not InvariantException)
+            catch (Exception exception) when (batch.Count > 1 && !IsBroken(exception))
             {
                 // One item the database refuses must not fail the others: halve until it stands alone.
                 logger.LogWarning("Writer batch of {Count} failed ({Message}); retrying it in halves", batch.Count,
@@ -144,7 +158,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             }
             catch (Exception exception)
             {
-                var level = exception is InvariantException ? LogLevel.Critical : LogLevel.Error;
+                var level = IsBroken(exception) ? LogLevel.Critical : LogLevel.Error;
                 logger.Log(level, exception, "Writer batch of {Count} failed; nothing of it was committed",
                     batch.Count);
                 batch.ForEach(unit => unit.Fail(exception));
@@ -154,7 +168,13 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         }
     }
 
-    private async Task<UnitOutcome[]> ApplyBatchAsync(List<WriteUnit> batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// A broken invariant: an assertion, or a balance row that changed while this batch held its lock.
+    /// </summary>
+    private static bool IsBroken(Exception exception) => exception is InvariantException or StaleBalanceException;
+
+    private async Task<UnitOutcome[]> ApplyBatchAsync(List<WriteUnit> batch, bool mayRecall,
+        CancellationToken cancellationToken)
     {
         var startedAt = Stopwatch.GetTimestamp();
         metrics.RecordUnits(batch.Count);
@@ -168,12 +188,17 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             .SelectMany(row => new[] { row.Source, row.Destination })
             .Distinct(StringComparer.Ordinal).ToList();
         var now = Clock.Now(clock);
-        var reads = await dbBatch.ReadAsync(new BatchReadRequest(balanceIds, holdRows.Keys,
-            [.. posts.Select(row => row.Reference).Concat(resolves.Select(resolve => resolve.Reference))
-                .Distinct(StringComparer.Ordinal)],
-            [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()],
-            [.. batch.Select(unit => unit.InflightActionId).OfType<string>()],
-            [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now), cancellationToken);
+        var recalled = mayRecall && resolves.Count == 0 && batch.All(IsPlain) ? _remembered.TryRecall(balanceIds)
+            : null;
+        var reads = recalled is not null ? BatchReads.Recalled(recalled)
+            : await dbBatch.ReadAsync(new BatchReadRequest(balanceIds, holdRows.Keys,
+                [.. posts.Select(row => row.Reference).Concat(resolves.Select(resolve => resolve.Reference))
+                    .Distinct(StringComparer.Ordinal)],
+                [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()],
+                [.. batch.Select(unit => unit.InflightActionId).OfType<string>()],
+                [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now), cancellationToken);
+        var readVersions = reads.Balances.Values.ToDictionary(balance => balance.BalanceId,
+            balance => balance.Version, StringComparer.Ordinal);
         var holds = holdRows.Values.ToDictionary(row => row.TransactionId,
             row => new Hold(row, reads.HoldProgress[row.TransactionId].Committed,
                 reads.HoldProgress[row.TransactionId].Voided),
@@ -182,22 +207,32 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         var decidingAt = metrics.RecordPhase("read", startedAt);
         var outcomes = batch.Select(plan.Decide).ToArray();
         var writingAt = metrics.RecordPhase("decide", decidingAt);
+        // Recalled balances were not locked: every one the batch decided from is checked by the update, even one
+        // it did not change (a refusal for want of funds must rest on the stored balance too).
+        var decidedFrom = recalled is not null ? reads.Balances.Values : plan.TouchedBalances.Values;
         await dbBatch.InsertTransactionsAsync(plan.Rows, cancellationToken);
         await dbBatch.EnqueueAsync(plan.QueueEntries, cancellationToken);
         await dbBatch.ScheduleInflightActionsAsync(plan.ScheduledActions, cancellationToken);
-        await dbBatch.UpdateBalancesAsync(plan.TouchedBalances.Values, cancellationToken);
+        await dbBatch.UpdateBalancesAsync(
+            [.. decidedFrom.Select(balance => new BalanceWrite(balance, readVersions[balance.BalanceId]))],
+            cancellationToken);
         await dbBatch.AppendLineageWorkAsync(plan.LineageWork, now, cancellationToken);
         await dbBatch.SettleLineageAsync(plan.LineageSettlements, cancellationToken);
         await dbBatch.AppendOutboxAsync(Events(plan, batch, outcomes), now, cancellationToken);
         var committingAt = metrics.RecordPhase("write", writingAt);
         await dbBatch.CommitAsync(cancellationToken);
         metrics.RecordPhase("commit", committingAt);
+        _remembered.Remember(reads.Balances.Values);
         if (plan.QueueEntries.Count > 0 || plan.ScheduledActions.Count > 0)
         {
             queueSignal.Notify();
         }
         return outcomes;
     }
+
+    /// <summary>A unit that only posts new rows: it takes no queue entry, action or lineage work to decide.</summary>
+    private static bool IsPlain(WriteUnit unit) => unit is
+        { QueueEntryId: null, InflightActionId: null, LineageWorkSeq: null, LineageSettlement: null };
 
     /// <summary>The webhook, callback and hook deliveries the batch's changes cause (none when nobody listens).</summary>
     private List<OutboxEvent> Events(BatchPlan plan, List<WriteUnit> batch, UnitOutcome[] outcomes)
@@ -247,9 +282,10 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 
 /// <summary>
 /// Writer limits: the items of one database transaction, the bounded queue in front of the writer, and how many
-/// batches may be in flight at once (1 on SQLite, whose single write lock serialises them anyway).
+/// batches may be in flight at once (1 on SQLite, whose single write lock serialises them anyway), and how many
+/// balances it remembers (<see cref="RememberedBalances"/>; 0 turns that off).
 /// </summary>
-public sealed record WriterOptions(int BatchSize, int QueueSize, int Loops = 1);
+public sealed record WriterOptions(int BatchSize, int QueueSize, int Loops = 1, int RememberedBalances = 0);
 
 /// <summary>Wakes the queue processor when queued work was committed in this process.</summary>
 public sealed class QueueSignal : IDisposable

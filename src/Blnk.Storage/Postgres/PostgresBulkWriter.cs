@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Numerics;
-using Blnk.Core.Balances;
 using Blnk.Core.Transactions;
 using Npgsql;
 using NpgsqlTypes;
@@ -36,15 +35,22 @@ internal sealed class PostgresBulkWriter : IBulkWriter
 
     // The update is sent together with COMMIT, so its row count is checked in the statement itself: a count other
     // than the balances given fails the cast (and with it the transaction) instead of being committed.
+    // Only rows still as the batch read them are updated (same version and identity: a batch may decide from
+    // balances it remembers instead of locking them first). The update is sent together with COMMIT, so the count
+    // is checked in the statement itself: a count other than the balances given fails the cast, and with it the
+    // transaction, instead of being committed. Rows are taken in balance-id order, as the writer's locking read
+    // takes them, so two processes' batches queue behind each other instead of deadlocking.
     private const string UpdateBalancesSql = "WITH updated AS (UPDATE balances b SET balance = v.balance::numeric, " +
         "credit_balance = v.credit::numeric, debit_balance = v.debit::numeric, " +
         "inflight_balance = v.inflight::numeric, inflight_credit_balance = v.inflight_credit::numeric, " +
         "inflight_debit_balance = v.inflight_debit::numeric, version = v.version " +
-        "FROM unnest(@id, @balance, @credit, @debit, @inflight, @inflightCredit, @inflightDebit, @version) " +
-        "AS v(id, balance, credit, debit, inflight, inflight_credit, inflight_debit, version) " +
-        "WHERE b.balance_id = v.id RETURNING 1) " +
+        "FROM unnest(@id, @balance, @credit, @debit, @inflight, @inflightCredit, @inflightDebit, @version, " +
+        "@readVersion, @identity) AS v(id, balance, credit, debit, inflight, inflight_credit, inflight_debit, " +
+        "version, read_version, identity) " +
+        "WHERE b.balance_id = v.id AND b.version = v.read_version AND b.identity_id IS NOT DISTINCT FROM v.identity " +
+        "RETURNING 1) " +
         "SELECT CASE WHEN count(*) = cardinality(@id) THEN count(*) " +
-        $"ELSE ('{StatementPipeline.InvariantViolated}balances updated: ' || count(*) || ' of ' || cardinality(@id))" +
+        $"ELSE ('{StatementPipeline.BalanceChanged}updated ' || count(*) || ' of ' || cardinality(@id))" +
         "::bigint END FROM updated";
 
     public void InsertTransactions(DbCommand command, IReadOnlyList<TransactionRecord> rows)
@@ -97,17 +103,20 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         });
     }
 
-    public void UpdateBalances(DbCommand command, IReadOnlyCollection<Balance> balances)
+    public void UpdateBalances(DbCommand command, IReadOnlyCollection<BalanceWrite> writes)
     {
+        var ordered = writes.OrderBy(write => write.Balance.BalanceId, StringComparer.Ordinal).ToList();
         command.CommandText = UpdateBalancesSql;
-        Text(command, "id", balances, balance => balance.BalanceId);
-        Text(command, "balance", balances, balance => Digits(balance.Amounts.Balance));
-        Text(command, "credit", balances, balance => Digits(balance.Amounts.CreditBalance));
-        Text(command, "debit", balances, balance => Digits(balance.Amounts.DebitBalance));
-        Text(command, "inflight", balances, balance => Digits(balance.Amounts.InflightBalance));
-        Text(command, "inflightCredit", balances, balance => Digits(balance.Amounts.InflightCreditBalance));
-        Text(command, "inflightDebit", balances, balance => Digits(balance.Amounts.InflightDebitBalance));
-        Array(command, "version", NpgsqlDbType.Bigint, balances.Select(balance => balance.Version).ToArray());
+        Text(command, "id", ordered, write => write.Balance.BalanceId);
+        Text(command, "balance", ordered, write => Digits(write.Balance.Amounts.Balance));
+        Text(command, "credit", ordered, write => Digits(write.Balance.Amounts.CreditBalance));
+        Text(command, "debit", ordered, write => Digits(write.Balance.Amounts.DebitBalance));
+        Text(command, "inflight", ordered, write => Digits(write.Balance.Amounts.InflightBalance));
+        Text(command, "inflightCredit", ordered, write => Digits(write.Balance.Amounts.InflightCreditBalance));
+        Text(command, "inflightDebit", ordered, write => Digits(write.Balance.Amounts.InflightDebitBalance));
+        Array(command, "version", NpgsqlDbType.Bigint, ordered.Select(write => write.Balance.Version).ToArray());
+        Array(command, "readVersion", NpgsqlDbType.Bigint, ordered.Select(write => write.ReadVersion).ToArray());
+        Text(command, "identity", ordered, write => write.Balance.IdentityId);
     }
 
     private static string Digits(BigInteger value) => value.ToString(CultureInfo.InvariantCulture);
