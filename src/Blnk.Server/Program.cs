@@ -89,9 +89,13 @@ LogStartup(app, configuration, store);
 app.UseExceptionHandler(errors => errors.Run(context =>
 {
     var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-    var error = exception is BadHttpRequestException { StatusCode: 413 }
-        ? new ApiError(ErrorCodes.PayloadTooLarge, "request body too large")
-        : ApiError.Internal();
+    var error = exception switch
+    {
+        BadHttpRequestException { StatusCode: 413 } => new ApiError(ErrorCodes.PayloadTooLarge, "request body too large"),
+        not null when store.IsAtCapacity(exception) => new ApiError(ErrorCodes.QueueBackpressure,
+            "the database is at capacity (no connection free in time); retry shortly"),
+        _ => ApiError.Internal(),
+    };
     return new ErrorResult(error).ExecuteAsync(context);
 }));
 app.UseSecurityHeaders();

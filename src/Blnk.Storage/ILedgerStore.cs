@@ -111,6 +111,13 @@ public partial interface ILedgerStore : IAsyncDisposable
     /// reference that another process inserted after this batch checked for it.
     /// </summary>
     bool IsRetryableConflict(Exception exception);
+
+    /// <summary>
+    /// True when the database turned work away because it is saturated, not because the work was wrong: no pooled
+    /// connection came free in time, or the server refused another connection (PostgreSQL), or the database stayed
+    /// locked past the busy timeout (SQLite). The caller should retry shortly.
+    /// </summary>
+    bool IsAtCapacity(Exception exception);
 }
 
 /// <summary>

@@ -73,6 +73,9 @@ public abstract class SqlDialect
 
     public abstract bool IsRetryableConflict(Exception exception);
 
+    /// <summary>See <see cref="ILedgerStore.IsAtCapacity"/>.</summary>
+    public abstract bool IsAtCapacity(Exception exception);
+
     /// <summary>Runs one statement once per item inside the batch's database transaction.</summary>
     public static async Task ExecuteManyAsync<T>(DbConnection connection, DbTransaction dbTransaction, string sql,
         IReadOnlyCollection<T> items, Action<DbCommand, T> bind, CancellationToken cancellationToken)

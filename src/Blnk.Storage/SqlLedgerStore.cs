@@ -374,6 +374,8 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
 
     public bool IsRetryableConflict(Exception exception) => dialect.IsRetryableConflict(exception);
 
+    public bool IsAtCapacity(Exception exception) => dialect.IsAtCapacity(exception);
+
     public virtual ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);

@@ -49,6 +49,34 @@ public sealed class LoadSafetyTests
         Assert.Equal(HttpStatusCode.Created, (await api.TransferAsync(source, destination, 1)).Status);
     }
 
+    /// <summary>
+    /// A database that turns connections away is load, not a server fault: the requests it refuses answer
+    /// 503 <c>QUEUE_BACKPRESSURE</c> (retry shortly), never 500, and the server serves again once load drops.
+    /// </summary>
+    [Fact]
+    public async Task A_database_at_its_connection_limit_answers_503_and_recovers()
+    {
+        var dns = await (await PostgresCluster.SharedAsync()).CreateConnectionLimitedDatabaseAsync(6);
+        await using var server = await ServerProcess.StartAsync(dns);
+        var api = new Api(server.Client);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 1_000);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => i % 2 == 0
+            ? api.GetAsync("ledgers")
+            : api.TransferAsync(source, destination, 1)));
+
+        var refused = responses.Where(response => response.Status == HttpStatusCode.ServiceUnavailable).ToList();
+        Assert.NotEmpty(refused);
+        Assert.All(refused, response => Assert.Equal("QUEUE_BACKPRESSURE", response.ErrorCode));
+        Assert.All(responses, response => Assert.True(response.Status is HttpStatusCode.OK or HttpStatusCode.Created
+            or HttpStatusCode.ServiceUnavailable, $"{response.Status} {response.Text}"));
+        var applied = responses.Count(response => response.Status == HttpStatusCode.Created);
+        Assert.Equal(1_000 - applied, await api.BalanceOfAsync(source));
+        Assert.Equal(HttpStatusCode.Created, (await api.TransferAsync(source, destination, 1)).Status);
+    }
+
     [Theory]
     [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
     public async Task Failing_items_in_a_batch_do_not_stop_the_others(string dialect)

@@ -68,6 +68,29 @@ public sealed partial class PostgresCluster
         }
     }
 
+    /// <summary>
+    /// Creates a new empty database owned by a new role that PostgreSQL lets hold at most
+    /// <paramref name="connectionLimit"/> connections to it, and returns its URL with that role's credentials.
+    /// (Superusers are exempt from connection limits, so the role is not one.)
+    /// </summary>
+    public async Task<string> CreateConnectionLimitedDatabaseAsync(int connectionLimit)
+    {
+        var url = await CreateDatabaseAsync("limited");
+        var database = new Uri(url).AbsolutePath.TrimStart('/');
+        var (role, password) = (database + "_owner", Guid.NewGuid().ToString("N"));
+        foreach (var sql in new[]
+        {
+            $"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'",
+            $"ALTER DATABASE \"{database}\" OWNER TO \"{role}\"",
+            $"ALTER DATABASE \"{database}\" CONNECTION LIMIT {connectionLimit}",
+        })
+        {
+            await using var command = _admin.CreateCommand(sql);
+            await command.ExecuteNonQueryAsync();
+        }
+        return new UriBuilder(url) { UserName = role, Password = password }.Uri.ToString();
+    }
+
     private static string UniqueDatabaseName(string? name)
     {
         var suffix = Guid.NewGuid().ToString("N")[..16];

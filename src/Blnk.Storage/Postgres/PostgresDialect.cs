@@ -109,4 +109,10 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
             => true,
         _ => false,
     };
+
+    // Npgsql reports a pool that had no connection free within its timeout (and a connect that timed out) as an
+    // NpgsqlException around a TimeoutException; the server refusing a connection is SQLSTATE 53300.
+    public override bool IsAtCapacity(Exception exception) => exception is
+        NpgsqlException { InnerException: TimeoutException } or
+        PostgresException { SqlState: PostgresErrorCodes.TooManyConnections };
 }

@@ -135,4 +135,7 @@ public sealed class SqliteDialect : SqlDialect
             && constraint.Contains("transactions.reference", StringComparison.Ordinal),
         _ => false,
     };
+
+    public override bool IsAtCapacity(Exception exception) =>
+        exception is SqliteException { SqliteErrorCode: BusyError or LockedError };
 }
