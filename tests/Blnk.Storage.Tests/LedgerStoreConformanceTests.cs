@@ -342,6 +342,28 @@ public sealed class LedgerStoreConformanceTests
         Assert.NotNull(await store.GetTransactionAsync(row.TransactionId, Ct));
     }
 
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task A_transaction_row_naming_an_unknown_balance_fails_the_batch_and_commits_nothing(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var known = NewTransaction(source, destination, 100);
+        var unknown = NewTransaction(source, "bln_missing", 100);
+
+        await using (var batch = await store.BeginWriteBatchAsync(Ct))
+        {
+            // The foreign key refuses it: when sent with the commit (PostgreSQL) or at once (SQLite).
+            var failure = await Assert.ThrowsAnyAsync<DbException>(() => InsertAndCommitAsync(batch, [known, unknown]));
+            Assert.Contains("foreign key", failure.Message, StringComparison.OrdinalIgnoreCase);
+        }
+
+        Assert.Null(await store.GetTransactionAsync(known.TransactionId, Ct));
+        Assert.Null(await store.GetTransactionAsync(unknown.TransactionId, Ct));
+        await InsertAsync(store, [known]);
+        Assert.NotNull(await store.GetTransactionAsync(known.TransactionId, Ct));
+    }
+
     /// <summary>
     /// The writer may decide from balances it remembers instead of locking them: the update then applies only if
     /// each row still has the version and identity the batch decided from, else nothing of the batch commits.
