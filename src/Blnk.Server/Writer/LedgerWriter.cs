@@ -208,14 +208,16 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         var outcomes = batch.Select(plan.Decide).ToArray();
         var writingAt = metrics.RecordPhase("decide", decidingAt);
         // Recalled balances were not locked: every one the batch decided from is checked by the update, even one
-        // it did not change (a refusal for want of funds must rest on the stored balance too).
+        // it did not change (a refusal for want of funds must rest on the stored balance too). The update goes
+        // first, so its row locks are held before any row is inserted: a row's seq is then taken under its
+        // balances' locks, as with locked reads, which is what balance snapshots rely on.
         var decidedFrom = recalled is not null ? reads.Balances.Values : plan.TouchedBalances.Values;
-        await dbBatch.InsertTransactionsAsync(plan.Rows, cancellationToken);
-        await dbBatch.EnqueueAsync(plan.QueueEntries, cancellationToken);
-        await dbBatch.ScheduleInflightActionsAsync(plan.ScheduledActions, cancellationToken);
         await dbBatch.UpdateBalancesAsync(
             [.. decidedFrom.Select(balance => new BalanceWrite(balance, readVersions[balance.BalanceId]))],
             cancellationToken);
+        await dbBatch.InsertTransactionsAsync(plan.Rows, cancellationToken);
+        await dbBatch.EnqueueAsync(plan.QueueEntries, cancellationToken);
+        await dbBatch.ScheduleInflightActionsAsync(plan.ScheduledActions, cancellationToken);
         await dbBatch.AppendLineageWorkAsync(plan.LineageWork, now, cancellationToken);
         await dbBatch.SettleLineageAsync(plan.LineageSettlements, cancellationToken);
         await dbBatch.AppendOutboxAsync(Events(plan, batch, outcomes), now, cancellationToken);
