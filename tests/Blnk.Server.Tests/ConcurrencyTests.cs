@@ -32,6 +32,22 @@ public sealed class ConcurrencyTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     /// <summary>
+    /// <c>transaction.remembered_balances</c> off, or so small that every batch overflows it and starts afresh:
+    /// the rules hold either way.
+    /// </summary>
+    [Theory]
+    [InlineData("sqlite", "0")]
+    [InlineData("postgres", "3")]
+    public async Task Remembering_few_or_no_balances_keeps_every_rule(string dialect, string remembered)
+    {
+        await using var server = await ServerProcess.StartAsync(await ServerFixture.NewDataSourceAsync(dialect),
+            new Dictionary<string, string> { ["BLNK_TRANSACTION_REMEMBERED_BALANCES"] = remembered });
+        var api = new Api(server.Client);
+        await RunTransferStormAsync([api]);
+        await AssertHalfOfTheHotDebitsApplyAsync(api);
+    }
+
+    /// <summary>
     /// A writer decides plain transfers from the balances it remembers committing. When another process changed
     /// one since, the stored state decides, for a payment as for a refusal: a payment the remembered balance would
     /// cover but the stored one does not is refused, and one the remembered balance would refuse but the stored

@@ -5,7 +5,8 @@ namespace Blnk.Server.Writer;
 
 /// <summary>
 /// The balances as this process's writer last committed them, so that a batch of plain transfers can decide
-/// without first reading and locking its balances (a round trip and a third of a batch's time on PostgreSQL).
+/// without first reading and locking its balances (a round trip, about a quarter of a batch's time on
+/// PostgreSQL).
 /// </summary>
 /// <remarks>
 /// A remembered balance is only ever a guess: the batch's balance update applies only where the stored row still
