@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Blnk.Core;
+using Blnk.Core.Balances;
 using Blnk.Core.Transactions;
 using Blnk.Server.Features.Monitors;
 using Blnk.Server.Features.Webhooks;
@@ -208,10 +209,13 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         var outcomes = batch.Select(plan.Decide).ToArray();
         var writingAt = metrics.RecordPhase("decide", decidingAt);
         // Recalled balances were not locked: every one the batch decided from is checked by the update, even one
-        // it did not change (a refusal for want of funds must rest on the stored balance too). The update goes
-        // first, so its row locks are held before any row is inserted: a row's seq is then taken under its
-        // balances' locks, as with locked reads, which is what balance snapshots rely on.
-        var decidedFrom = recalled is not null ? reads.Balances.Values : plan.TouchedBalances.Values;
+        // it did not change (a refusal for want of funds must rest on the stored balance too), unless the batch
+        // only accepted queued transactions, which rest on what never changes (a balance exists; its currency).
+        // The update goes first, so its row locks are held before any row is inserted: a row's seq is then taken
+        // under its balances' locks, as with locked reads, which is what balance snapshots rely on.
+        IEnumerable<Balance> decidedFrom = recalled is null ? plan.TouchedBalances.Values
+            : batch.All(IsAcceptOnly) ? []
+            : reads.Balances.Values;
         await dbBatch.UpdateBalancesAsync(
             [.. decidedFrom.Select(balance => new BalanceWrite(balance, readVersions[balance.BalanceId]))],
             cancellationToken);
@@ -231,6 +235,10 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         }
         return outcomes;
     }
+
+    /// <summary>A unit that only stores queued (or scheduled) transactions, for real.</summary>
+    private static bool IsAcceptOnly(WriteUnit unit) =>
+        !unit.DryRun && unit.Operations.All(operation => operation is PostTransaction { Mode: PostMode.Enqueue });
 
     /// <summary>A unit that only posts new rows: it takes no queue entry, action or lineage work to decide.</summary>
     private static bool IsPlain(WriteUnit unit) => unit is

@@ -65,7 +65,7 @@ public sealed class RememberedBalances(int capacity)
                 }
                 if (capacity > 0)
                 {
-                    _balances[balance.BalanceId] = balance;
+                    _balances[balance.BalanceId] = WithoutMetaData(balance);
                 }
             }
         }
@@ -80,6 +80,18 @@ public sealed class RememberedBalances(int capacity)
             _pausedUntil = Stopwatch.GetTimestamp() + (long)(PauseAfterFailure.TotalSeconds * Stopwatch.Frequency);
         }
     }
+
+    /// <summary>
+    /// A balance's <c>meta_data</c> takes no part in a batch's decisions and may be large: it is not kept, so a
+    /// remembered balance costs well under 1 KB.
+    /// </summary>
+    private static Balance WithoutMetaData(Balance balance) => balance.MetaDataJson is null ? balance : new Balance
+    {
+        BalanceId = balance.BalanceId, LedgerId = balance.LedgerId, Currency = balance.Currency,
+        Indicator = balance.Indicator, IdentityId = balance.IdentityId, CreatedAt = balance.CreatedAt,
+        TrackFundLineage = balance.TrackFundLineage, AllocationStrategy = balance.AllocationStrategy,
+        Version = balance.Version, Amounts = balance.Amounts.Copy(),
+    };
 
     private bool Paused => Stopwatch.GetTimestamp() < _pausedUntil;
 }
