@@ -163,7 +163,10 @@ public interface IWriteBatch : IAsyncDisposable
     Task CommitAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>A balance's new state, and the version the batch decided from (its stored version must still be that).</summary>
+/// <summary>
+/// A balance's new state, and the version the batch decided it from: the stored row must still have that version
+/// and the new state's identity for the write to apply.
+/// </summary>
 public sealed record BalanceWrite(Balance Balance, long ReadVersion);
 
 /// <summary>
@@ -199,6 +202,6 @@ public sealed record BatchReads(
     /// taken. The batch's writes then check that each balance is still as remembered, and that no reference is taken.
     /// </summary>
     public static BatchReads Recalled(Dictionary<string, Balance> balances) =>
-        new(balances, new Dictionary<string, HoldProgress>(StringComparer.Ordinal), new HashSet<string>(StringComparer.Ordinal),
-            [], [], []);
+        new(balances, new Dictionary<string, HoldProgress>(StringComparer.Ordinal),
+            new HashSet<string>(StringComparer.Ordinal), [], [], []);
 }
