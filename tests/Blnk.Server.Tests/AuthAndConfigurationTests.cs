@@ -42,6 +42,7 @@ public sealed class AuthAndConfigurationTests
     [InlineData("BLNK_WEBHOOK_HEADERS", "no-colon-here", "BLNK_WEBHOOK_HEADERS")]
     [InlineData("BLNK_WEBHOOK_MAX_ATTEMPTS", "0", "notification.webhook.max_attempts")]
     [InlineData("BLNK_TRANSACTION_WRITER_LOOPS", "99", "transaction.writer_loops")]
+    [InlineData("BLNK_TRANSACTION_REMEMBERED_BALANCES", "-1", "transaction.remembered_balances")]
     public async Task A_bad_configuration_value_stops_start_up_naming_the_key(string variable, string value,
         string named)
     {
