@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Numerics;
+using Blnk.Storage.Postgres;
 using Blnk.TestSupport;
+using Npgsql;
 
 namespace Blnk.Server.Tests;
 
@@ -29,6 +31,75 @@ public sealed class ConcurrencyTests(ServerFixture fixture) : IClassFixture<Serv
         await using var first = await ServerProcess.StartAsync(dns);
         await using var second = await ServerProcess.StartAsync(dns);
         await RunTransferStormAsync([new Api(first.Client), new Api(second.Client)]);
+    }
+
+    /// <summary>
+    /// A balance snapshot holds exactly the APPLIED rows of its balance up to its <c>last_tx_seq</c>. It relies on
+    /// every row getting its seq under its balances' row locks; snapshots taken while two processes write the
+    /// balances (deciding from remembered balances, so without a locking read) must still add up.
+    /// </summary>
+    [Fact]
+    public async Task Snapshots_taken_while_two_processes_write_hold_exactly_the_rows_up_to_their_seq()
+    {
+        var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
+        await using var first = await ServerProcess.StartAsync(dns);
+        await using var second = await ServerProcess.StartAsync(dns);
+        Api[] apis = [new(first.Client), new(second.Client)];
+        // Many balances, each snapshotted in its own transaction, so the snapshots run all through the load.
+        const int balanceCount = 100;
+        var balances = new List<string>();
+        for (var i = 0; i < balanceCount; i++)
+        {
+            balances.Add(await apis[0].CreateBalanceAsync());
+            await apis[0].FundAsync(balances[i], 1_000_000);
+        }
+        await using var database = NpgsqlDataSource.Create(PostgresConnectionString.Parse(dns));
+
+        using var stop = new CancellationTokenSource();
+        var load = Task.WhenAll(Enumerable.Range(0, Workers).Select(worker => Task.Run(async () =>
+        {
+            // Each process keeps to its half of the balances, so neither makes the other's remembered ones stale.
+            var (random, half, side) = (new Random(worker), balanceCount / 2, worker % 2);
+            while (!stop.IsCancellationRequested)
+            {
+                var from = random.Next(half);
+                var to = (from + 1 + random.Next(half - 1)) % half;
+                var response = await apis[side].TransferAsync(balances[side * half + from], balances[side * half + to],
+                    random.Next(1, 100));
+                Assert.True(response.Status == HttpStatusCode.Created, response.Text);
+            }
+        })));
+        await Task.Delay(TimeSpan.FromSeconds(0.5));
+        Assert.Equal(HttpStatusCode.OK, (await apis[1].PostAsync("balances-snapshots?batch_size=1", "")).Status);
+        await WaitUntilAsync(async () => await CountAsync(database, "SELECT count(*) FROM balance_snapshots")
+            == await CountAsync(database, "SELECT count(*) FROM balances"));
+        await stop.CancelAsync();
+        await load;
+
+        Assert.Equal(0, await CountAsync(database, """
+            SELECT count(*) FROM balance_snapshots s
+            WHERE s.credit_balance <> (SELECT coalesce(sum(precise_amount), 0) FROM transactions t
+                    WHERE t.destination = s.balance_id AND t.status = 'APPLIED' AND t.seq <= s.last_tx_seq)
+               OR s.debit_balance <> (SELECT coalesce(sum(precise_amount), 0) FROM transactions t
+                    WHERE t.source = s.balance_id AND t.status = 'APPLIED' AND t.seq <= s.last_tx_seq)
+            """));
+        Assert.Equal(balanceCount + 1, await CountAsync(database, "SELECT count(*) FROM balance_snapshots"));
+    }
+
+    private static async Task<long> CountAsync(NpgsqlDataSource database, string sql)
+    {
+        await using var command = database.CreateCommand(sql);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the snapshots");
+            await Task.Delay(50);
+        }
     }
 
     /// <summary>
