@@ -93,7 +93,7 @@ app.UseExceptionHandler(errors => errors.Run(context =>
     {
         BadHttpRequestException { StatusCode: 413 } => new ApiError(ErrorCodes.PayloadTooLarge, "request body too large"),
         not null when store.IsAtCapacity(exception) => new ApiError(ErrorCodes.QueueBackpressure,
-            "the database is at capacity (no connection free in time); retry shortly"),
+            "the database is at capacity and turned this request away; retry shortly"),
         _ => ApiError.Internal(),
     };
     return new ErrorResult(error).ExecuteAsync(context);

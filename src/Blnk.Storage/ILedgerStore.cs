@@ -122,7 +122,8 @@ public partial interface ILedgerStore : IAsyncDisposable
 
 /// <summary>
 /// One database transaction of the batching writer. Balances are locked (PostgreSQL: row locks in
-/// id order; SQLite: the database write lock), changes are buffered, and nothing is visible to
+/// id order, by <see cref="ReadAsync"/>, or by <see cref="UpdateBalancesAsync"/> for a batch that decided from
+/// remembered balances; SQLite: the database write lock), changes are buffered, and nothing is visible to
 /// anyone until <see cref="CommitAsync"/> returns.
 /// </summary>
 /// <remarks>

@@ -122,7 +122,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 
     private async Task RunBatchAsync(List<WriteUnit> batch, CancellationToken cancellationToken)
     {
-        var mayRecall = true;
+        var mayRecall = batch.All(IsPlain);
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -137,7 +137,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             catch (Exception exception) when (mayRecall)
             {
                 // It may have decided from remembered balances (or met a reference it did not look up): before
-                // anything is concluded, it runs again from locked reads.
+                // anything is concluded, it runs again from locked reads, and remembers nothing for a while.
                 _remembered.ForgetAll();
                 mayRecall = false;
                 logger.LogDebug("Writer batch of {Count} failed ({Message}); running it again from locked reads",
@@ -189,15 +189,9 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             .SelectMany(row => new[] { row.Source, row.Destination })
             .Distinct(StringComparer.Ordinal).ToList();
         var now = Clock.Now(clock);
-        var recalled = mayRecall && resolves.Count == 0 && batch.All(IsPlain) ? _remembered.TryRecall(balanceIds)
-            : null;
+        var recalled = mayRecall ? _remembered.TryRecall(balanceIds) : null;
         var reads = recalled is not null ? BatchReads.Recalled(recalled)
-            : await dbBatch.ReadAsync(new BatchReadRequest(balanceIds, holdRows.Keys,
-                [.. posts.Select(row => row.Reference).Concat(resolves.Select(resolve => resolve.Reference))
-                    .Distinct(StringComparer.Ordinal)],
-                [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()],
-                [.. batch.Select(unit => unit.InflightActionId).OfType<string>()],
-                [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now), cancellationToken);
+            : await ReadLockedAsync(dbBatch, batch, balanceIds, holdRows.Keys, now, cancellationToken);
         var readVersions = reads.Balances.Values.ToDictionary(balance => balance.BalanceId,
             balance => balance.Version, StringComparer.Ordinal);
         var holds = holdRows.Values.ToDictionary(row => row.TransactionId,
@@ -236,13 +230,33 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         return outcomes;
     }
 
+    /// <summary>The batch's balances under their locks, with everything else it must read before deciding.</summary>
+    private static Task<BatchReads> ReadLockedAsync(IWriteBatch dbBatch, List<WriteUnit> batch,
+        List<string> balanceIds, IReadOnlyCollection<string> holdIds, DateTime now, CancellationToken cancellationToken)
+    {
+        var references = batch.SelectMany(unit => unit.Operations).Select(operation => operation switch
+        {
+            PostTransaction post => post.Row.Reference,
+            ResolveInflight resolve => resolve.Reference,
+            _ => null,
+        }).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        return dbBatch.ReadAsync(new BatchReadRequest(balanceIds, holdIds, references,
+            [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()],
+            [.. batch.Select(unit => unit.InflightActionId).OfType<string>()],
+            [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now), cancellationToken);
+    }
+
     /// <summary>A unit that only stores queued (or scheduled) transactions, for real.</summary>
     private static bool IsAcceptOnly(WriteUnit unit) =>
         !unit.DryRun && unit.Operations.All(operation => operation is PostTransaction { Mode: PostMode.Enqueue });
 
-    /// <summary>A unit that only posts new rows: it takes no queue entry, action or lineage work to decide.</summary>
-    private static bool IsPlain(WriteUnit unit) => unit is
-        { QueueEntryId: null, InflightActionId: null, LineageWorkSeq: null, LineageSettlement: null };
+    /// <summary>
+    /// A unit that only posts new rows: it resolves no hold and takes no queue entry, action or lineage work, so
+    /// its batch may decide from remembered balances.
+    /// </summary>
+    private static bool IsPlain(WriteUnit unit) =>
+        unit is { QueueEntryId: null, InflightActionId: null, LineageWorkSeq: null, LineageSettlement: null }
+        && unit.Operations.All(operation => operation is PostTransaction);
 
     /// <summary>The webhook, callback and hook deliveries the batch's changes cause (none when nobody listens).</summary>
     private List<OutboxEvent> Events(BatchPlan plan, List<WriteUnit> batch, UnitOutcome[] outcomes)

@@ -33,8 +33,6 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         "@now FROM unnest(@event, @payload, @target, @url, @hook, @key) WITH ORDINALITY AS v(event, payload, target, " +
         "url, hook, key, ordinal) ORDER BY ordinal";
 
-    // The update is sent together with COMMIT, so its row count is checked in the statement itself: a count other
-    // than the balances given fails the cast (and with it the transaction) instead of being committed.
     // Only rows still as the batch read them are updated (same version and identity: a batch may decide from
     // balances it remembers instead of locking them first). The update is sent together with COMMIT, so the count
     // is checked in the statement itself: a count other than the balances given fails the cast, and with it the
