@@ -139,10 +139,6 @@ public interface IWriteBatch : IAsyncDisposable
 
     Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken);
 
-    /// <summary>Rows by id, read after the batch's locks are held.</summary>
-    Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(IReadOnlyCollection<string> transactionIds,
-        CancellationToken cancellationToken);
-
     /// <summary>Stores inflight actions to run at their time (expiries, scheduled commits).</summary>
     Task ScheduleInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions, CancellationToken cancellationToken);
 
@@ -176,7 +172,11 @@ public sealed record BalanceWrite(Balance Balance, long ReadVersion);
 /// </summary>
 public sealed class StaleBalanceException(string message) : Exception(message);
 
-/// <summary>What a writer batch reads, under its locks: see <see cref="IWriteBatch.ReadAsync"/>.</summary>
+/// <summary>
+/// What a writer batch reads, under its locks: see <see cref="IWriteBatch.ReadAsync"/>. The balances locked are
+/// <see cref="BalanceIds"/> and the sources and destinations of the holds <see cref="HoldIds"/> names, found by the
+/// same read.
+/// </summary>
 public sealed record BatchReadRequest(
     IReadOnlyCollection<string> BalanceIds,
     IReadOnlyCollection<string> HoldIds,
@@ -187,11 +187,13 @@ public sealed record BatchReadRequest(
     DateTime Now);
 
 /// <summary>
-/// The locked balances, each hold's progress, the references already stored, and the queue entries, inflight
-/// actions and lineage work rows this batch took (each is taken by one batch only).
+/// The locked balances, the holds (the inflight rows named) and each one's progress, the references already
+/// stored, and the queue entries, inflight actions and lineage work rows this batch took (each is taken by one
+/// batch only).
 /// </summary>
 public sealed record BatchReads(
     Dictionary<string, Balance> Balances,
+    Dictionary<string, TransactionRecord> Holds,
     Dictionary<string, HoldProgress> HoldProgress,
     HashSet<string> ExistingReferences,
     HashSet<string> TakenQueueEntries,
@@ -203,6 +205,7 @@ public sealed record BatchReads(
     /// taken. The batch's writes then check that each balance is still as remembered, and that no reference is taken.
     /// </summary>
     public static BatchReads Recalled(Dictionary<string, Balance> balances) =>
-        new(balances, new Dictionary<string, HoldProgress>(StringComparer.Ordinal),
+        new(balances, new Dictionary<string, TransactionRecord>(StringComparer.Ordinal),
+            new Dictionary<string, HoldProgress>(StringComparer.Ordinal),
             new HashSet<string>(StringComparer.Ordinal), [], [], []);
 }

@@ -17,6 +17,10 @@ public abstract class SqlDialect
     public virtual ValueTask<DbConnection> OpenWriterAsync(CancellationToken cancellationToken) =>
         OpenAsync(cancellationToken);
 
+    /// <summary>A connection for a prepared lookup by key, asked on every request of its kind.</summary>
+    public virtual ValueTask<DbConnection> OpenLookupAsync(CancellationToken cancellationToken) =>
+        OpenAsync(cancellationToken);
+
     /// <summary>Starts the write transaction of a batch (SQLite: BEGIN IMMEDIATE).</summary>
     public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection,
         CancellationToken cancellationToken);
@@ -37,6 +41,13 @@ public abstract class SqlDialect
 
     /// <summary>Binds a list of strings and returns the SQL that tests membership ("= ANY(@p)" or "IN (…)").</summary>
     public abstract string AddInList(DbCommand command, string name, IReadOnlyCollection<string> values);
+
+    /// <summary>
+    /// Binds balance ids and hold (transaction) ids and returns the condition on <c>balance_id</c> that names those
+    /// balances and every hold's source and destination, so one statement finds them all.
+    /// </summary>
+    public abstract string AddBalancesAndHoldBalances(DbCommand command, IReadOnlyCollection<string> balanceIds,
+        IReadOnlyCollection<string> holdIds);
 
     /// <summary>Appended to the balance load of a batch: row locks on PostgreSQL, nothing on SQLite.</summary>
     public abstract string LockRowsClause { get; }

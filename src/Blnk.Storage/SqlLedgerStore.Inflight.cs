@@ -37,23 +37,27 @@ public partial class SqlLedgerStore
     public async Task<IReadOnlyList<TransactionRecord>> FindFamilyAsync(string transactionId,
         IReadOnlyCollection<string> statuses, CancellationToken cancellationToken)
     {
-        await using var connection = await SqlDialect.OpenAsync(cancellationToken);
-        var children = await ChildIdsAsync(connection, transactionId, cancellationToken);
+        if (transactionId.Length == 0)
+        {
+            // Every row without a parent has parent_transaction '': an empty id names nothing, not all of them.
+            return [];
+        }
+        await using var connection = await SqlDialect.OpenLookupAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var membership = SqlDialect.AddInList(command, "statuses", statuses);
-        // Index lookups joined with UNION ALL: one OR over them made PostgreSQL scan the whole table.
+        // The row, its children and grandchildren: index lookups joined with UNION ALL, in one statement (one
+        // round trip), since one OR over them made PostgreSQL scan the whole table.
         var columns = string.Join(", ", TransactionColumns.Split(", ").Select(column => "t." + column));
-        var sql = $"SELECT {columns}, t.seq FROM transactions t WHERE t.transaction_id = @id AND t.status {membership} " +
+        command.CommandText =
+            $"SELECT {columns}, t.seq FROM transactions t WHERE t.transaction_id = @id AND t.status {membership} " +
             $"UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction = @id " +
-            $"AND t.status {membership}";
-        if (children.Count > 0)
-        {
-            sql += $" UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction " +
-                $"{SqlDialect.AddInList(command, "children", children)} AND t.status {membership}";
-        }
-        command.CommandText = sql + " ORDER BY seq";
+            $"AND t.status {membership} " +
+            $"UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction IN " +
+            $"(SELECT c.transaction_id FROM transactions c WHERE c.parent_transaction = @id) AND t.status {membership} " +
+            "ORDER BY seq";
         SqlDialect.Add(command, "id", transactionId);
-        // Asked once per inflight request: prepared, the statement is planned once per connection, not per call.
+        // Asked once per inflight request: prepared, the statement is parsed (and on PostgreSQL's lookup
+        // connections, planned) once per connection, not per call.
         await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<TransactionRecord>();
@@ -62,22 +66,6 @@ public partial class SqlLedgerStore
             rows.Add(ReadTransaction(reader));
         }
         return rows;
-    }
-
-    private static async Task<List<string>> ChildIdsAsync(DbConnection connection, string transactionId,
-        CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT transaction_id FROM transactions WHERE parent_transaction = @id";
-        SqlDialect.Add(command, "id", transactionId);
-        await command.PrepareAsync(cancellationToken);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var ids = new List<string>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            ids.Add(reader.GetString(0));
-        }
-        return ids;
     }
 
     public async Task<bool> HasQueuedWorkAsync(IReadOnlyCollection<TransactionRecord> queuedRows,

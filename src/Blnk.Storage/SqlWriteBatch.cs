@@ -41,7 +41,9 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
     public async Task<BatchReads> ReadAsync(BatchReadRequest request, CancellationToken cancellationToken)
     {
         var reads = new List<(DbCommand, Func<DbDataReader, Task>)>();
-        var balances = LockBalances(reads, request.BalanceIds, cancellationToken);
+        // Rows never change once stored, so the holds need no lock of their own; their balances do.
+        var holds = LoadHolds(reads, request.HoldIds, cancellationToken);
+        var balances = LockBalances(reads, request.BalanceIds, request.HoldIds, cancellationToken);
         // After the locks: every other change to these holds had to take the same balance locks first.
         var progress = LoadHoldProgress(reads, request.HoldIds, cancellationToken);
         var references = FindExistingReferences(reads, request.References, cancellationToken);
@@ -49,20 +51,45 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         var actions = TakeInflightActions(reads, request.InflightActionIds, cancellationToken);
         var lineageWork = TakeLineageWork(reads, request.LineageWorkSeqs, request.Now, cancellationToken);
         await pipeline.ReadAsync(reads, cancellationToken);
-        return new BatchReads(balances, progress, references, entries, actions, lineageWork);
+        return new BatchReads(balances, holds, progress, references, entries, actions, lineageWork);
+    }
+
+    private Dictionary<string, TransactionRecord> LoadHolds(List<(DbCommand, Func<DbDataReader, Task>)> reads,
+        IReadOnlyCollection<string> holdIds, CancellationToken cancellationToken)
+    {
+        var holds = new Dictionary<string, TransactionRecord>(StringComparer.Ordinal);
+        if (holdIds.Count == 0)
+        {
+            return holds;
+        }
+        var command = pipeline.CreateCommand();
+        var membership = _dialect.AddInList(command, "ids", holdIds);
+        command.CommandText = $"SELECT {SqlLedgerStore.TransactionColumns} FROM transactions " +
+            $"WHERE transaction_id {membership}";
+        reads.Add((command, async reader =>
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var hold = store.ReadTransaction(reader);
+                holds[hold.TransactionId] = hold;
+            }
+        }));
+        return holds;
     }
 
     private Dictionary<string, Balance> LockBalances(List<(DbCommand, Func<DbDataReader, Task>)> reads,
-        IReadOnlyCollection<string> balanceIds, CancellationToken cancellationToken)
+        IReadOnlyCollection<string> balanceIds, IReadOnlyCollection<string> holdIds,
+        CancellationToken cancellationToken)
     {
         var balances = new Dictionary<string, Balance>(StringComparer.Ordinal);
-        if (balanceIds.Count == 0)
+        if (balanceIds.Count == 0 && holdIds.Count == 0)
         {
             return balances;
         }
         var command = pipeline.CreateCommand();
-        var membership = _dialect.AddInList(command, "ids", balanceIds);
-        command.CommandText = $"SELECT {SqlLedgerStore.BalanceColumns} FROM balances WHERE balance_id {membership} " +
+        var named = holdIds.Count == 0 ? $"balance_id {_dialect.AddInList(command, "ids", balanceIds)}"
+            : _dialect.AddBalancesAndHoldBalances(command, balanceIds, holdIds);
+        command.CommandText = $"SELECT {SqlLedgerStore.BalanceColumns} FROM balances WHERE {named} " +
             $"ORDER BY balance_id {_dialect.LockRowsClause}";
         reads.Add((command, async reader =>
         {
@@ -97,17 +124,6 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
                 _dialect.AddTime(command, "available", entry.AvailableAt);
                 SqlDialect.Add(command, "group", entry.GroupId);
             }, null, cancellationToken);
-
-    public async Task<Dictionary<string, TransactionRecord>> LoadTransactionsAsync(
-        IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
-    {
-        if (transactionIds.Count == 0)
-        {
-            return new Dictionary<string, TransactionRecord>(StringComparer.Ordinal);
-        }
-        await pipeline.FlushAsync(cancellationToken);
-        return await store.LoadByIdsAsync(connection, pipeline.Transaction, transactionIds, cancellationToken);
-    }
 
     /// <summary>For each inflight row: the sum of its APPLIED (commit) children and whether a VOID child exists.</summary>
     internal async Task<Dictionary<string, HoldProgress>> LoadHoldProgressAsync(IReadOnlyCollection<string> holdIds,

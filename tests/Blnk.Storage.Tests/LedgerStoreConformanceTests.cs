@@ -8,6 +8,7 @@ using Blnk.Core.Ledgers;
 using Blnk.Core.Transactions;
 using Blnk.Storage;
 using Blnk.TestSupport;
+using Npgsql;
 
 namespace Blnk.Storage.Tests;
 
@@ -442,6 +443,49 @@ public sealed class LedgerStoreConformanceTests
         Assert.Empty(reads.HoldProgress);
         await batch.CommitAsync(Ct);
         Assert.Empty(await store.ClaimQueuedAsync(10, Now().AddDays(1), Now().AddDays(2), Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task One_read_of_a_batch_finds_its_holds_and_locks_their_balances_with_the_named_ones(string dialect)
+    {
+        var (store, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
+        await using var _ = store;
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var (named, unrelated) = await CreateTwoBalancesAsync(store);
+        var hold = NewTransaction(source, destination, 40, TransactionStatus.Inflight);
+        var commit = NewTransaction(source, destination, 15) with { ParentTransaction = hold.TransactionId };
+        await InsertAsync(store, [hold, commit]);
+
+        await using var batch = await store.BeginWriteBatchAsync(Ct);
+        var reads = await batch.ReadAsync(new BatchReadRequest([named], [hold.TransactionId, "txn_missing"], [], [], [],
+            [], Now()), Ct);
+
+        Assert.Equal(new[] { source, destination, named }.Order(StringComparer.Ordinal),
+            reads.Balances.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal([hold.TransactionId], reads.Holds.Keys);
+        Assert.Equal(40, reads.Holds[hold.TransactionId].PreciseAmount);
+        Assert.Equal(new HoldProgress(15, false), reads.HoldProgress[hold.TransactionId]);
+        if (dialect == TestStores.Postgres)
+        {
+            await using var other = await TestStores.OpenRawConnectionAsync(dataSource);
+            foreach (var locked in new[] { source, destination, named })
+            {
+                var exception = await Assert.ThrowsAsync<PostgresException>(() => TryLockAsync(other, locked));
+                Assert.Equal(PostgresErrorCodes.LockNotAvailable, exception.SqlState);
+            }
+            await TryLockAsync(other, unrelated);
+        }
+        await batch.CommitAsync(Ct);
+    }
+
+    /// <summary>Locks a balance row from another session, failing at once if a batch holds it.</summary>
+    private static async Task TryLockAsync(DbConnection connection, string balanceId)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT balance_id FROM balances WHERE balance_id = @id FOR UPDATE NOWAIT";
+        SqlDialect.Add(command, "id", balanceId);
+        await command.ExecuteScalarAsync(Ct);
     }
 
     [Theory]

@@ -33,10 +33,13 @@ public sealed class LifecycleConformanceTests
         var inflight = await store.FindFamilyAsync(parent.TransactionId, [TransactionStatus.Inflight], Ct);
         var applied = await store.FindFamilyAsync(parent.TransactionId, [TransactionStatus.Applied], Ct);
         var none = await store.FindFamilyAsync("txn_missing", [TransactionStatus.Inflight], Ct);
+        // Every row without a parent has parent_transaction '': an empty id must not name them all.
+        var empty = await store.FindFamilyAsync("", [TransactionStatus.Inflight], Ct);
 
         Assert.Equal([child], inflight);
         Assert.Equal([grandchild], applied);
         Assert.Empty(none);
+        Assert.Empty(empty);
     }
 
     [Theory]

@@ -183,18 +183,17 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         var posts = operations.OfType<PostTransaction>().Select(post => post.Row).ToList();
         var resolves = operations.OfType<ResolveInflight>().ToList();
         await using var dbBatch = await store.BeginWriteBatchAsync(cancellationToken);
-        var holdRows = await dbBatch.LoadTransactionsAsync(
-            [.. resolves.Select(resolve => resolve.HoldId).Distinct(StringComparer.Ordinal)], cancellationToken);
-        var balanceIds = posts.Concat(holdRows.Values)
-            .SelectMany(row => new[] { row.Source, row.Destination })
+        var holdIds = resolves.Select(resolve => resolve.HoldId).Distinct(StringComparer.Ordinal).ToList();
+        var balanceIds = posts.SelectMany(row => new[] { row.Source, row.Destination })
             .Distinct(StringComparer.Ordinal).ToList();
         var now = Clock.Now(clock);
+        // A batch that may recall resolves no hold (IsPlain): the balances its posts name are all it decides from.
         var recalled = mayRecall ? _remembered.TryRecall(balanceIds) : null;
         var reads = recalled is not null ? BatchReads.Recalled(recalled)
-            : await ReadLockedAsync(dbBatch, batch, balanceIds, holdRows.Keys, now, cancellationToken);
+            : await ReadLockedAsync(dbBatch, batch, balanceIds, holdIds, now, cancellationToken);
         var readVersions = reads.Balances.Values.ToDictionary(balance => balance.BalanceId,
             balance => balance.Version, StringComparer.Ordinal);
-        var holds = holdRows.Values.ToDictionary(row => row.TransactionId,
+        var holds = reads.Holds.Values.ToDictionary(row => row.TransactionId,
             row => new Hold(row, reads.HoldProgress[row.TransactionId].Committed,
                 reads.HoldProgress[row.TransactionId].Voided),
             StringComparer.Ordinal);

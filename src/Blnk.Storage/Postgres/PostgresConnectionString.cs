@@ -64,6 +64,25 @@ public static class PostgresConnectionString
 
     public const int WriterPoolSize = 20;
 
+    /// <summary>
+    /// Sessions for the prepared key lookups every inflight request makes: the writer's planner options, and one
+    /// generic plan per statement. PostgreSQL's default plan choice kept re-planning them on every call (planning
+    /// cost twice their execution: docs/performance.md); without the writer's options a generic plan could be a
+    /// sequential scan, since the statistics of <c>parent_transaction</c> know nothing of the id asked for.
+    /// </summary>
+    public const string LookupPlannerOptions = WriterPlannerOptions + " -c plan_cache_mode=force_generic_plan";
+
+    /// <summary>The lookups' own pool: each lookup is one short statement, so a few connections serve many requests.</summary>
+    public static string ForLookups(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        builder.Options = $"{builder.Options} {LookupPlannerOptions}".Trim();
+        builder.MaxPoolSize = LookupPoolSize;
+        return builder.ToString();
+    }
+
+    public const int LookupPoolSize = 16;
+
     private static string WithSchema(NpgsqlConnectionStringBuilder builder)
     {
         builder.SearchPath = PostgresDialect.SchemaName;

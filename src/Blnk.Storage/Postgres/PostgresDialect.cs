@@ -11,7 +11,8 @@ namespace Blnk.Storage.Postgres;
 /// batch are row-locked in id order, queue entries are claimed with <c>FOR UPDATE SKIP LOCKED</c>.
 /// Tables live in the schema <c>blnk</c>.
 /// </summary>
-public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSource writerDataSource) : SqlDialect
+public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSource writerDataSource,
+    NpgsqlDataSource lookupDataSource) : SqlDialect
 {
     public const string SchemaName = "blnk";
 
@@ -27,6 +28,9 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
 
     public override async ValueTask<DbConnection> OpenWriterAsync(CancellationToken cancellationToken) =>
         await writerDataSource.OpenConnectionAsync(cancellationToken);
+
+    public override async ValueTask<DbConnection> OpenLookupAsync(CancellationToken cancellationToken) =>
+        await lookupDataSource.OpenConnectionAsync(cancellationToken);
 
     public override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection,
         CancellationToken cancellationToken) =>
@@ -54,6 +58,17 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
     {
         command.Parameters.Add(new NpgsqlParameter<string[]>(name, [.. values]));
         return $"= ANY(@{name})";
+    }
+
+    // An array built by a sub-select is computed once, before the index lookups by its elements (a sub-select OR-ed
+    // into the condition would instead be tested against every row of balances).
+    public override string AddBalancesAndHoldBalances(DbCommand command, IReadOnlyCollection<string> balanceIds,
+        IReadOnlyCollection<string> holdIds)
+    {
+        command.Parameters.Add(new NpgsqlParameter<string[]>("ids", [.. balanceIds]));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("holds", [.. holdIds]));
+        return "balance_id = ANY(@ids || ARRAY(SELECT unnest(ARRAY[h.source, h.destination]) FROM transactions h " +
+            "WHERE h.transaction_id = ANY(@holds)))";
     }
 
     // NO KEY UPDATE excludes every other writer of the row but not the key-share locks foreign-key checks take:

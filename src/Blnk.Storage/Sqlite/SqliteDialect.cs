@@ -94,6 +94,15 @@ public sealed class SqliteDialect : SqlDialect
         return $"IN ({string.Join(", ", names)})";
     }
 
+    public override string AddBalancesAndHoldBalances(DbCommand command, IReadOnlyCollection<string> balanceIds,
+        IReadOnlyCollection<string> holdIds)
+    {
+        var holds = AddInList(command, "holds", holdIds);
+        return $"(balance_id {AddInList(command, "ids", balanceIds)} " +
+            $"OR balance_id IN (SELECT source FROM transactions WHERE transaction_id {holds}) " +
+            $"OR balance_id IN (SELECT destination FROM transactions WHERE transaction_id {holds}))";
+    }
+
     public override string LockRowsClause => "";
 
     public override string ClaimDueSql(string table, string key, string orderBy, string columns) =>
