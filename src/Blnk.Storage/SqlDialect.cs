@@ -49,6 +49,12 @@ public abstract class SqlDialect
     public abstract string AddBalancesAndHoldBalances(DbCommand command, IReadOnlyCollection<string> balanceIds,
         IReadOnlyCollection<string> holdIds);
 
+    /// <summary>
+    /// Membership in what <paramref name="subquery"/> returns, written so the sub-select runs first and once
+    /// (PostgreSQL: as an array), never as a join whose order a planner could choose.
+    /// </summary>
+    public virtual string InSubquery(string subquery) => $"IN ({subquery})";
+
     /// <summary>Appended to the balance load of a batch: row locks on PostgreSQL, nothing on SQLite.</summary>
     public abstract string LockRowsClause { get; }
 

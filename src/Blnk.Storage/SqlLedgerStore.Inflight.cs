@@ -44,28 +44,37 @@ public partial class SqlLedgerStore
         }
         await using var connection = await SqlDialect.OpenLookupAsync(cancellationToken);
         await using var command = connection.CreateCommand();
+        BindFamilyLookup(command, transactionId, statuses);
+        // Asked once per inflight request: prepared, the statement is parsed (and on PostgreSQL's lookup
+        // connections, planned) once per connection, not per call.
+        await command.PrepareAsync(cancellationToken);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<(TransactionRecord Row, long Seq)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add((ReadTransaction(reader), reader.GetInt64(TransactionColumnCount)));
+        }
+        return [.. rows.OrderBy(row => row.Seq).Select(row => row.Row)];
+    }
+
+    /// <summary>
+    /// The row, its children and grandchildren in one statement: index lookups joined with UNION ALL (one OR over
+    /// them made PostgreSQL scan the whole table), with no join and no ORDER BY, so that even a plan made without
+    /// the id (PostgreSQL's lookup sessions) has no choice but those lookups: statistics that see nearly every
+    /// parent_transaction empty otherwise made it scan the parent index whole, in seq order.
+    /// </summary>
+    internal void BindFamilyLookup(DbCommand command, string transactionId, IReadOnlyCollection<string> statuses)
+    {
         var membership = SqlDialect.AddInList(command, "statuses", statuses);
-        // The row, its children and grandchildren: index lookups joined with UNION ALL, in one statement (one
-        // round trip), since one OR over them made PostgreSQL scan the whole table.
         var columns = string.Join(", ", TransactionColumns.Split(", ").Select(column => "t." + column));
         command.CommandText =
             $"SELECT {columns}, t.seq FROM transactions t WHERE t.transaction_id = @id AND t.status {membership} " +
             $"UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction = @id " +
             $"AND t.status {membership} " +
-            $"UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction IN " +
-            $"(SELECT c.transaction_id FROM transactions c WHERE c.parent_transaction = @id) AND t.status {membership} " +
-            "ORDER BY seq";
+            $"UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction " +
+            SqlDialect.InSubquery("SELECT c.transaction_id FROM transactions c WHERE c.parent_transaction = @id") +
+            $" AND t.status {membership}";
         SqlDialect.Add(command, "id", transactionId);
-        // Asked once per inflight request: prepared, the statement is parsed (and on PostgreSQL's lookup
-        // connections, planned) once per connection, not per call.
-        await command.PrepareAsync(cancellationToken);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<TransactionRecord>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(ReadTransaction(reader));
-        }
-        return rows;
     }
 
     public async Task<bool> HasQueuedWorkAsync(IReadOnlyCollection<TransactionRecord> queuedRows,

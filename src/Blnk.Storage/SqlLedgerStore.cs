@@ -22,6 +22,9 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         "inflight, skip_queue, atomic, created_at, effective_date, scheduled_for, inflight_expiry_date, " +
         "inflight_commit_date, meta_data";
 
+    /// <summary>How many columns <see cref="TransactionColumns"/> names: the ordinal of a column selected after them.</summary>
+    internal static readonly int TransactionColumnCount = TransactionColumns.Split(", ").Length;
+
     private const string IdentityColumns = "identity_id, identity_type, organization_name, category, first_name, " +
         "last_name, other_names, gender, email_address, phone_number, nationality, street, country, state, " +
         "post_code, city, dob, created_at, meta_data";

@@ -65,12 +65,15 @@ public static class PostgresConnectionString
     public const int WriterPoolSize = 20;
 
     /// <summary>
-    /// Sessions for the prepared key lookups every inflight request makes: the writer's planner options, and one
-    /// generic plan per statement. PostgreSQL's default plan choice kept re-planning them on every call (planning
-    /// cost twice their execution: docs/performance.md); without the writer's options a generic plan could be a
-    /// sequential scan, since the statistics of <c>parent_transaction</c> know nothing of the id asked for.
+    /// Sessions for the prepared key lookups every inflight request makes: the writer's planner options, no
+    /// parallel workers, and one generic plan per statement. PostgreSQL's default plan choice kept re-planning
+    /// them on every call (planning cost twice their execution: docs/performance.md). A generic plan is made
+    /// without the id, from statistics that may see nearly every <c>parent_transaction</c> empty and so expect
+    /// most of the table: the options, and statements written with no join or order to choose, leave it only
+    /// the index lookups (and no parallel workers to start for them).
     /// </summary>
-    public const string LookupPlannerOptions = WriterPlannerOptions + " -c plan_cache_mode=force_generic_plan";
+    public const string LookupPlannerOptions = WriterPlannerOptions +
+        " -c max_parallel_workers_per_gather=0 -c plan_cache_mode=force_generic_plan";
 
     /// <summary>The lookups' own pool: each lookup is one short statement, so a few connections serve many requests.</summary>
     public static string ForLookups(string connectionString)

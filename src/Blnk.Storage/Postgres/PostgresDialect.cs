@@ -60,6 +60,8 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
         return $"= ANY(@{name})";
     }
 
+    public override string InSubquery(string subquery) => $"= ANY(ARRAY({subquery}))";
+
     // An array built by a sub-select is computed once, before the index lookups by its elements (a sub-select OR-ed
     // into the condition would instead be tested against every row of balances).
     public override string AddBalancesAndHoldBalances(DbCommand command, IReadOnlyCollection<string> balanceIds,
