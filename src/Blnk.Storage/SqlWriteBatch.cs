@@ -66,14 +66,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         var membership = _dialect.AddInList(command, "ids", holdIds);
         command.CommandText = $"SELECT {SqlLedgerStore.TransactionColumns} FROM transactions " +
             $"WHERE transaction_id {membership}";
-        reads.Add((command, async reader =>
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var hold = store.ReadTransaction(reader);
-                holds[hold.TransactionId] = hold;
-            }
-        }));
+        ReadKeyed(reads, command, holds, store.ReadTransaction, hold => hold.TransactionId, cancellationToken);
         return holds;
     }
 
@@ -91,14 +84,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             : _dialect.AddBalancesAndHoldBalances(command, balanceIds, holdIds);
         command.CommandText = $"SELECT {SqlLedgerStore.BalanceColumns} FROM balances WHERE {named} " +
             $"ORDER BY balance_id {_dialect.LockRowsClause}";
-        reads.Add((command, async reader =>
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var balance = store.ReadBalance(reader);
-                balances[balance.BalanceId] = balance;
-            }
-        }));
+        ReadKeyed(reads, command, balances, store.ReadBalance, balance => balance.BalanceId, cancellationToken);
         return balances;
     }
 
@@ -339,6 +325,19 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         await pipeline.ReadAsync(reads, cancellationToken);
         return result;
     }
+
+    /// <summary>A read whose rows fill <paramref name="into"/>, each under its key.</summary>
+    private static void ReadKeyed<T>(List<(DbCommand, Func<DbDataReader, Task>)> reads, DbCommand command,
+        Dictionary<string, T> into, Func<DbDataReader, T> read, Func<T, string> key,
+        CancellationToken cancellationToken) =>
+        reads.Add((command, async reader =>
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var row = read(reader);
+                into[key(row)] = row;
+            }
+        }));
 
     /// <summary>A read of one string column for the keys <paramref name="keys"/> (none when there are no keys).</summary>
     private HashSet<string> ReadStrings(List<(DbCommand, Func<DbDataReader, Task>)> reads,

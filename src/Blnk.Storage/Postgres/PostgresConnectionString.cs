@@ -54,13 +54,8 @@ public static class PostgresConnectionString
     /// The pool holds at most <see cref="WriterPoolSize"/> connections: one per writer loop (at most 16) and a few
     /// for batches opened outside the loops, so the writer adds little to the server's connection count.
     /// </remarks>
-    public static string ForWriter(string connectionString)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        builder.Options = $"{builder.Options} {WriterPlannerOptions}".Trim();
-        builder.MaxPoolSize = WriterPoolSize;
-        return builder.ToString();
-    }
+    public static string ForWriter(string connectionString) =>
+        WithSessionOptions(connectionString, WriterPlannerOptions, WriterPoolSize);
 
     public const int WriterPoolSize = 20;
 
@@ -76,15 +71,19 @@ public static class PostgresConnectionString
         " -c max_parallel_workers_per_gather=0 -c plan_cache_mode=force_generic_plan";
 
     /// <summary>The lookups' own pool: each lookup is one short statement, so a few connections serve many requests.</summary>
-    public static string ForLookups(string connectionString)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        builder.Options = $"{builder.Options} {LookupPlannerOptions}".Trim();
-        builder.MaxPoolSize = LookupPoolSize;
-        return builder.ToString();
-    }
+    public static string ForLookups(string connectionString) =>
+        WithSessionOptions(connectionString, LookupPlannerOptions, LookupPoolSize);
 
     public const int LookupPoolSize = 16;
+
+    /// <summary>A pool of its own: the caller's options kept, <paramref name="options"/> added, at most <paramref name="poolSize"/> connections.</summary>
+    private static string WithSessionOptions(string connectionString, string options, int poolSize)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        builder.Options = $"{builder.Options} {options}".Trim();
+        builder.MaxPoolSize = poolSize;
+        return builder.ToString();
+    }
 
     private static string WithSchema(NpgsqlConnectionStringBuilder builder)
     {
