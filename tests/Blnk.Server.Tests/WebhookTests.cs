@@ -147,6 +147,47 @@ public sealed class WebhookTests
 
     [Theory]
     [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task A_receiver_whose_answer_never_ends_has_its_delivery_counted_once_its_status_arrives(
+        string dialect)
+    {
+        await using var receiver = WebhookReceiver.Start();
+        receiver.AnswersEndlessly = true;
+        await using var host = await StartAsync(dialect, receiver);
+        var balance = await host.Api.CreateBalanceAsync();
+        var reference = "endless-" + Guid.NewGuid();
+        await host.Api.PostAsync("transactions", new
+        {
+            precise_amount = 5, precision = 100, currency = "USD", reference, description = "d", source = "@World",
+            destination = balance, allow_overdraft = true, skip_queue = true,
+        });
+
+        await receiver.WaitForAsync(received => HasReference(received, "transaction.applied", reference), Patience,
+            "the event");
+        var attempts = await WaitForAttemptAsync(host.DataSource, "transaction.applied");
+        // Only the start of the body is read: the delivery succeeded, rather than timing out reading the rest.
+        Assert.All(attempts, attempt => Assert.Null(attempt.Error));
+        Assert.Single(receiver.Received, request => Reference(request) == reference);
+    }
+
+    /// <summary>Every recorded attempt, once one for <paramref name="eventName"/> is among them.</summary>
+    private static async Task<IReadOnlyList<DeliveryAttemptRecord>> WaitForAttemptAsync(string dataSource,
+        string eventName)
+    {
+        await using var store = LedgerStoreFactory.Create(dataSource);
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            var attempts = await store.ListDeliveryAttemptsAsync(10_000, CancellationToken.None);
+            if (attempts.Any(attempt => attempt.Event == eventName) || DateTime.UtcNow > deadline)
+            {
+                return attempts;
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
     public async Task Monitors_call_the_webhook_and_their_callback_level_every_time_edge_once(string dialect)
     {
         await using var receiver = WebhookReceiver.Start();

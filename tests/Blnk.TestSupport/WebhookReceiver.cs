@@ -40,6 +40,12 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>Chooses the answer (status and body) to each request; 200 with an empty body by default.</summary>
     public Func<string, string, (int Status, string Body)> Answer { get; set; } = (_, _) => (200, "");
 
+    /// <summary>
+    /// When set, every answer is 200 with a body that does not end: a 16 KiB chunk every 10 ms until the caller
+    /// hangs up (or a minute passes).
+    /// </summary>
+    public bool AnswersEndlessly { get; set; }
+
     /// <summary>Every request answered so far, in arrival order (including those answered with an error).</summary>
     public IReadOnlyList<ReceivedRequest> Received => [.. _received];
 
@@ -128,6 +134,13 @@ public sealed class WebhookReceiver : IAsyncDisposable
         var headers = context.Request.Headers.AllKeys.OfType<string>()
             .ToDictionary(name => name, name => context.Request.Headers[name] ?? "", StringComparer.OrdinalIgnoreCase);
         var path = context.Request.Url?.AbsolutePath ?? "/";
+        if (AnswersEndlessly)
+        {
+            _received.Enqueue(new ReceivedRequest(path, headers, body, 200));
+            // Served beside the loop, so one caller that never hangs up cannot stop the others' answers.
+            _ = Task.Run(() => AnswerEndlesslyAsync(context));
+            return;
+        }
         var (status, answer) = Answer(path, body);
         _received.Enqueue(new ReceivedRequest(path, headers, body, status));
         context.Response.StatusCode = status;
@@ -135,5 +148,30 @@ public sealed class WebhookReceiver : IAsyncDisposable
         context.Response.ContentLength64 = bytes.Length;
         await context.Response.OutputStream.WriteAsync(bytes);
         context.Response.Close();
+    }
+
+    private static async Task AnswerEndlesslyAsync(HttpListenerContext context)
+    {
+        context.Response.StatusCode = 200;
+        context.Response.SendChunked = true;
+        var chunk = Encoding.UTF8.GetBytes(new string(' ', 16 * 1024));
+        var giveUpAt = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        try
+        {
+            while (DateTime.UtcNow < giveUpAt)
+            {
+                await context.Response.OutputStream.WriteAsync(chunk);
+                await context.Response.OutputStream.FlushAsync();
+                await Task.Delay(10);
+            }
+        }
+        catch (Exception exception) when (exception is HttpListenerException or IOException or ObjectDisposedException)
+        {
+            // The caller hung up: what an endless answer waits for.
+        }
+        finally
+        {
+            context.Response.Abort();
+        }
     }
 }

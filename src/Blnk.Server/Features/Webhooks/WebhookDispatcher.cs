@@ -23,6 +23,13 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
     // A round sends every delivery it claims at once, so one lease covers the whole round.
     private const int DeliveriesPerRound = 16;
     private const int ErrorTextMax = 500;
+
+    /// <summary>
+    /// How much of an answer's body is read: enough for a hook's <c>{"success": false}</c> and for the start an
+    /// error reports, and a bound on what a receiver can make the server hold (or wait for: a body that never
+    /// ends is cut, not waited out).
+    /// </summary>
+    private const int AnswerBodyMax = 64 * 1024;
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(10);
     private const int PruneChunk = 5_000;
@@ -173,8 +180,9 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
         try
         {
             using var request = BuildRequest(delivery, target);
-            using var response = await _http.SendAsync(request, timeout.Token);
-            var body = await response.Content.ReadAsStringAsync(timeout.Token);
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead,
+                timeout.Token);
+            var body = await ReadAnswerStartAsync(response.Content, timeout.Token);
             var status = (int)response.StatusCode;
             if (!response.IsSuccessStatusCode)
             {
@@ -190,6 +198,21 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
         {
             return (null, Truncate(exception.Message));
         }
+    }
+
+    /// <summary>At most <see cref="AnswerBodyMax"/> bytes of the body, as UTF-8 text; the rest is never read.</summary>
+    private static async Task<string> ReadAnswerStartAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        var buffer = new byte[AnswerBodyMax];
+        var length = 0;
+        int read;
+        while (length < buffer.Length
+               && (read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0)
+        {
+            length += read;
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
     }
 
     private HttpRequestMessage BuildRequest(OutboxDelivery delivery, DeliveryTarget target)
