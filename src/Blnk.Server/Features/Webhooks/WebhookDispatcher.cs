@@ -204,15 +204,23 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
     private static async Task<string> ReadAnswerStartAsync(HttpContent content, CancellationToken cancellationToken)
     {
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new byte[AnswerBodyMax];
-        var length = 0;
-        int read;
-        while (length < buffer.Length
-               && (read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0)
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(AnswerBodyMax);
+        try
         {
-            length += read;
+            var length = 0;
+            int read;
+            while (length < AnswerBodyMax
+                   && (read = await stream.ReadAsync(buffer.AsMemory(length, AnswerBodyMax - length),
+                       cancellationToken)) > 0)
+            {
+                length += read;
+            }
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
         }
-        return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private HttpRequestMessage BuildRequest(OutboxDelivery delivery, DeliveryTarget target)
