@@ -22,6 +22,10 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         "inflight, skip_queue, atomic, created_at, effective_date, scheduled_for, inflight_expiry_date, " +
         "inflight_commit_date, meta_data";
 
+    /// <summary>Transaction rows whose id passes <paramref name="membership"/> (see <see cref="SqlDialect.AddInList"/>).</summary>
+    internal static string TransactionsByIdSql(string membership) =>
+        $"SELECT {TransactionColumns} FROM transactions WHERE transaction_id {membership}";
+
     /// <summary>How many columns <see cref="TransactionColumns"/> names: the ordinal of a column selected after them.</summary>
     internal static readonly int TransactionColumnCount = TransactionColumns.Split(", ").Length;
 
@@ -327,7 +331,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         await using var command = connection.CreateCommand();
         command.Transaction = dbTransaction;
         var membership = dialect.AddInList(command, "ids", transactionIds);
-        command.CommandText = $"SELECT {TransactionColumns} FROM transactions WHERE transaction_id {membership}";
+        command.CommandText = TransactionsByIdSql(membership);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

@@ -63,9 +63,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             return holds;
         }
         var command = pipeline.CreateCommand();
-        var membership = _dialect.AddInList(command, "ids", holdIds);
-        command.CommandText = $"SELECT {SqlLedgerStore.TransactionColumns} FROM transactions " +
-            $"WHERE transaction_id {membership}";
+        command.CommandText = SqlLedgerStore.TransactionsByIdSql(_dialect.AddInList(command, "ids", holdIds));
         ReadKeyed(reads, command, holds, store.ReadTransaction, hold => hold.TransactionId, cancellationToken);
         return holds;
     }

@@ -125,19 +125,21 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         var mayRecall = batch.All(IsPlain);
         for (var attempt = 1; ; attempt++)
         {
+            // A plain batch resolves no hold: the balances its posts name are all it decides from.
+            var recalled = mayRecall ? _remembered.TryRecall(PostedBalanceIds(batch)) : null;
             try
             {
-                var outcomes = await ApplyBatchAsync(batch, mayRecall, cancellationToken);
+                var outcomes = await ApplyBatchAsync(batch, recalled, cancellationToken);
                 for (var i = 0; i < batch.Count; i++)
                 {
                     batch[i].Complete(outcomes[i]);
                 }
                 return;
             }
-            catch (Exception exception) when (mayRecall)
+            catch (Exception exception) when (recalled is not null)
             {
-                // It may have decided from remembered balances (or met a reference it did not look up): before
-                // anything is concluded, it runs again from locked reads, and remembers nothing for a while.
+                // It decided from remembered balances (and looked up no reference): before anything is concluded,
+                // it runs again from locked reads, and remembers nothing for a while.
                 _remembered.ForgetAll();
                 mayRecall = false;
                 logger.LogDebug("Writer batch of {Count} failed ({Message}); running it again from locked reads",
@@ -174,23 +176,18 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     /// </summary>
     private static bool IsBroken(Exception exception) => exception is InvariantException or StaleBalanceException;
 
-    private async Task<UnitOutcome[]> ApplyBatchAsync(List<WriteUnit> batch, bool mayRecall,
+    /// <summary>
+    /// Decides and commits the batch, from <paramref name="recalled"/> balances when given, else from locked reads.
+    /// </summary>
+    private async Task<UnitOutcome[]> ApplyBatchAsync(List<WriteUnit> batch, Dictionary<string, Balance>? recalled,
         CancellationToken cancellationToken)
     {
         var startedAt = Stopwatch.GetTimestamp();
         metrics.RecordUnits(batch.Count);
-        var operations = batch.SelectMany(unit => unit.Operations).ToList();
-        var posts = operations.OfType<PostTransaction>().Select(post => post.Row).ToList();
-        var resolves = operations.OfType<ResolveInflight>().ToList();
         await using var dbBatch = await store.BeginWriteBatchAsync(cancellationToken);
-        var holdIds = resolves.Select(resolve => resolve.HoldId).Distinct(StringComparer.Ordinal).ToList();
-        var balanceIds = posts.SelectMany(row => new[] { row.Source, row.Destination })
-            .Distinct(StringComparer.Ordinal).ToList();
         var now = Clock.Now(clock);
-        // A batch that may recall resolves no hold (IsPlain): the balances its posts name are all it decides from.
-        var recalled = mayRecall ? _remembered.TryRecall(balanceIds) : null;
         var reads = recalled is not null ? BatchReads.Recalled(recalled)
-            : await ReadLockedAsync(dbBatch, batch, balanceIds, holdIds, now, cancellationToken);
+            : await ReadLockedAsync(dbBatch, batch, now, cancellationToken);
         var readVersions = reads.Balances.Values.ToDictionary(balance => balance.BalanceId,
             balance => balance.Version, StringComparer.Ordinal);
         var holds = reads.Holds.Values.ToDictionary(row => row.TransactionId,
@@ -230,20 +227,28 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     }
 
     /// <summary>The batch's balances under their locks, with everything else it must read before deciding.</summary>
-    private static Task<BatchReads> ReadLockedAsync(IWriteBatch dbBatch, List<WriteUnit> batch,
-        List<string> balanceIds, IReadOnlyCollection<string> holdIds, DateTime now, CancellationToken cancellationToken)
+    private static Task<BatchReads> ReadLockedAsync(IWriteBatch dbBatch, List<WriteUnit> batch, DateTime now,
+        CancellationToken cancellationToken)
     {
-        var references = batch.SelectMany(unit => unit.Operations).Select(operation => operation switch
+        var operations = batch.SelectMany(unit => unit.Operations).ToList();
+        var references = operations.Select(operation => operation switch
         {
             PostTransaction post => post.Row.Reference,
             ResolveInflight resolve => resolve.Reference,
             _ => null,
         }).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
-        return dbBatch.ReadAsync(new BatchReadRequest(balanceIds, holdIds, references,
+        var holdIds = operations.OfType<ResolveInflight>().Select(resolve => resolve.HoldId)
+            .Distinct(StringComparer.Ordinal).ToList();
+        return dbBatch.ReadAsync(new BatchReadRequest(PostedBalanceIds(batch), holdIds, references,
             [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()],
             [.. batch.Select(unit => unit.InflightActionId).OfType<string>()],
             [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now), cancellationToken);
     }
+
+    /// <summary>The sources and destinations of the rows the batch posts (a hold's are found by the read).</summary>
+    private static List<string> PostedBalanceIds(List<WriteUnit> batch) =>
+        [.. batch.SelectMany(unit => unit.Operations).OfType<PostTransaction>()
+            .SelectMany(post => new[] { post.Row.Source, post.Row.Destination }).Distinct(StringComparer.Ordinal)];
 
     /// <summary>A unit that only stores queued (or scheduled) transactions, for real.</summary>
     private static bool IsAcceptOnly(WriteUnit unit) =>
