@@ -201,11 +201,13 @@ public sealed record BatchReads(
     HashSet<long> TakenLineageWork)
 {
     /// <summary>
-    /// Reads made of balances remembered from earlier batches instead of read: no hold, no reference found, nothing
-    /// taken. The batch's writes then check that each balance is still as remembered, and that no reference is taken.
+    /// Empty reads, to be filled with balances and holds remembered from earlier batches instead of read: no
+    /// reference found, nothing taken. The batch's writes then check that each balance is still as remembered, and
+    /// that no reference is taken.
     /// </summary>
-    public static BatchReads Recalled(Dictionary<string, Balance> balances) =>
-        new(balances, new Dictionary<string, TransactionRecord>(StringComparer.Ordinal),
+    public static BatchReads Recalled() =>
+        new(new Dictionary<string, Balance>(StringComparer.Ordinal),
+            new Dictionary<string, TransactionRecord>(StringComparer.Ordinal),
             new Dictionary<string, HoldProgress>(StringComparer.Ordinal),
             new HashSet<string>(StringComparer.Ordinal), [], [], []);
 }

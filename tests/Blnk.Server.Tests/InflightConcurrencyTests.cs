@@ -1,11 +1,14 @@
 using System.Net;
+using System.Numerics;
+using Blnk.TestSupport;
 using Xunit.Abstractions;
 using static Blnk.Server.Tests.Lifecycle;
 
 namespace Blnk.Server.Tests;
 
 // Covers inflight actions that race: many commits of one hold, and commits racing the hold's expiry; each
-// hold gets exactly one outcome, on both storages.
+// hold gets exactly one outcome, on both storages. And holds acted on from two server processes, whose writers
+// decide from the holds and balances they remember: the stored progress always decides.
 public sealed class InflightConcurrencyTests(ServerFixture fixture, ITestOutputHelper output)
     : IClassFixture<ServerFixture>
 {
@@ -182,5 +185,101 @@ public sealed class InflightConcurrencyTests(ServerFixture fixture, ITestOutputH
         await api.AssertFiguresAsync(source, BalanceFigures.Of(1000, 600));
         await api.AssertFiguresAsync(destination, BalanceFigures.Of(600, 0));
         Assert.Single(await api.ChildrenAsync(holdId));
+    }
+    /// <summary>
+    /// A writer remembers a hold's progress with the balances it is true of. Another process commits part of the
+    /// hold; this process then learns both balances afresh (a split that also pays a balance it has never seen, so
+    /// nothing of it is recalled) without touching the hold. Its remembered progress no longer follows from those
+    /// balances: a commit of the whole hold must be refused for the part the other process took (a second hold keeps
+    /// enough in flight that the balances alone would not refuse it).
+    /// </summary>
+    [Fact]
+    public async Task A_hold_another_process_committed_is_decided_from_its_stored_progress()
+    {
+        var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
+        await using var first = await ServerProcess.StartAsync(dns);
+        await using var second = await ServerProcess.StartAsync(dns);
+        var (one, two) = (new Api(first.Client), new Api(second.Client));
+        var payer = await one.FundedBalanceAsync(1000);
+        var payee = await one.CreateBalanceAsync();
+        var holdId = (await one.HoldAsync(payer, payee, 100)).Str("transaction_id");
+        await one.HoldAsync(payer, payee, 100);
+
+        Assert.Equal(HttpStatusCode.OK, (await two.InflightAsync(holdId, SyncCommit(60))).Status);
+        var unseen = await two.CreateBalanceAsync();
+        await one.CreateAsync(new
+        {
+            precise_amount = 2, precision = 100, currency = "USD", reference = NewReference("split"),
+            description = "split", source = payer, skip_queue = true,
+            destinations = new[]
+            {
+                new { identifier = payee, distribution = "50%" }, new { identifier = unseen, distribution = "50%" },
+            },
+        });
+
+        AssertError(await one.InflightAsync(holdId, SyncCommit(100)), HttpStatusCode.BadRequest,
+            "TXN_COMMIT_AMOUNT_EXCEEDED", "error occurred during processing: [cannot commit more than the remaining " +
+            "amount. Available: USD0.40, Requested: USD1.00]");
+        var rest = await one.InflightAsync(holdId, SyncCommit());
+        Assert.Equal((HttpStatusCode.OK, 40), (rest.Status, (int)rest.Money("precise_amount")));
+        await one.AssertFiguresAsync(payer, BalanceFigures.Of(1000, 102, inflightDebit: 100));
+        await two.AssertFiguresAsync(payee, BalanceFigures.Of(101, 0, inflightCredit: 100));
+    }
+
+    /// <summary>
+    /// Many holds, each committed in parts and voided by requests spread over two processes at once (one running
+    /// several writer loops): no hold is committed past its amount or acted on after its void, and every balance
+    /// holds exactly what the holds' outcomes say.
+    /// </summary>
+    [Fact]
+    public async Task Holds_acted_on_from_two_processes_at_once_keep_every_rule()
+    {
+        var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
+        await using var first = await ServerProcess.StartAsync(dns);
+        await using var second = await ServerProcess.StartAsync(dns,
+            new Dictionary<string, string> { ["BLNK_TRANSACTION_WRITER_LOOPS"] = "3" });
+        Api[] apis = [new(first.Client), new(second.Client)];
+        const int HoldCount = 30;
+        var payers = new[] { await apis[0].FundedBalanceAsync(10_000), await apis[1].FundedBalanceAsync(10_000) };
+        var payees = new[] { await apis[0].CreateBalanceAsync(), await apis[1].CreateBalanceAsync() };
+        var holds = await Task.WhenAll(Enumerable.Range(0, HoldCount).Select(async i =>
+            (await apis[i % 2].HoldAsync(payers[i % 2], payees[(i / 2) % 2], 100)).Str("transaction_id")));
+
+        // Per hold: nine commits of 20 and one void, from both processes, all at once.
+        var actions = holds.SelectMany((holdId, i) => Enumerable.Range(0, 10).Select(j =>
+            (HoldId: holdId, Payer: payers[i % 2], Payee: payees[(i / 2) % 2], Void: j == 7,
+                Response: apis[(i + j) % 2].InflightAsync(holdId,
+                    j == 7 ? new { status = "void", skip_queue = true } : SyncCommit(20))))).ToList();
+        await Task.WhenAll(actions.Select(action => action.Response));
+
+        var expected = payers.Concat(payees).ToDictionary(id => id, _ => (Credit: BigInteger.Zero,
+            Debit: BigInteger.Zero, InflightDebit: BigInteger.Zero, InflightCredit: BigInteger.Zero));
+        foreach (var hold in actions.GroupBy(action => (action.HoldId, action.Payer, action.Payee)))
+        {
+            var ok = hold.Where(action => action.Response.Result.Status == HttpStatusCode.OK).ToList();
+            var voided = ok.Exists(action => action.Void);
+            var committed = ok.Count(action => !action.Void) * 20;
+            Assert.True(committed <= 100, $"hold {hold.Key.HoldId} committed {committed} of 100");
+            Assert.All(hold.Where(action => action.Response.Result.Status != HttpStatusCode.OK), action =>
+                Assert.True(action.Response.Result.ErrorCode is "TXN_COMMIT_AMOUNT_EXCEEDED" or "TXN_ALREADY_VOIDED"
+                    or "TXN_ALREADY_COMMITTED", action.Response.Result.Text));
+            var children = (await apis[0].ChildrenAsync(hold.Key.HoldId, scan: 1000))
+                .Select(child => (Status: child.GetProperty("status").GetString(), Amount: Big(child, "precise_amount")))
+                .ToList();
+            Assert.Equal(committed, (int)children.Where(child => child.Status == "APPLIED").Sum(child => (long)child.Amount));
+            Assert.Equal(voided ? 1 : 0, children.Count(child => child.Status == "VOID"));
+            var remaining = voided ? 0 : 100 - committed;
+            var (payer, payee) = (expected[hold.Key.Payer], expected[hold.Key.Payee]);
+            expected[hold.Key.Payer] = payer with { Debit = payer.Debit + committed,
+                InflightDebit = payer.InflightDebit + remaining };
+            expected[hold.Key.Payee] = payee with { Credit = payee.Credit + committed,
+                InflightCredit = payee.InflightCredit + remaining };
+        }
+        foreach (var (id, figures) in expected)
+        {
+            var funded = payers.Contains(id) ? 10_000 : 0;
+            await apis[0].AssertFiguresAsync(id, BalanceFigures.Of(funded + (long)figures.Credit, (long)figures.Debit,
+                inflightDebit: (long)figures.InflightDebit, inflightCredit: (long)figures.InflightCredit));
+        }
     }
 }

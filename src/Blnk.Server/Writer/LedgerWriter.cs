@@ -19,9 +19,9 @@ namespace Blnk.Server.Writer;
 /// because each transfer waits for the previous one's row lock and flush. A batch costs about one
 /// round trip and one flush for all its items, and a hot balance is loaded and written once per
 /// batch. Correctness across processes comes from the database: rows are locked in id order, a
-/// reference is unique by index, and a conflicting batch is retried whole. A batch of plain transfers whose
-/// balances the writer remembers (<see cref="RememberedBalances"/>) skips the locking read: its update applies only
-/// to rows still as remembered, and otherwise the batch runs again from locked reads.
+/// reference is unique by index, and a conflicting batch is retried whole. A batch of plain transfers, commits and
+/// voids whose balances and holds the writer remembers (<see cref="RememberedBalances"/>) skips the locking read:
+/// its update applies only to rows still as remembered, and otherwise the batch runs again from locked reads.
 /// </remarks>
 public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, WriterOptions options, IdGenerator ids,
     MonitorRegistry monitors, EventOutbox eventOutbox, WriterMetrics metrics, TimeProvider clock,
@@ -125,8 +125,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         var mayRecall = batch.All(IsPlain);
         for (var attempt = 1; ; attempt++)
         {
-            // A plain batch resolves no hold: the balances its posts name are all it decides from.
-            var recalled = mayRecall ? _remembered.TryRecall(PostedBalanceIds(batch)) : null;
+            // A plain batch decides from the balances its posts name and the holds it resolves, with their balances.
+            var recalled = mayRecall ? _remembered.TryRecall(PostedBalanceIds(batch), ResolvedHoldIds(batch)) : null;
             try
             {
                 var outcomes = await ApplyBatchAsync(batch, recalled, cancellationToken);
@@ -177,17 +177,17 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     private static bool IsBroken(Exception exception) => exception is InvariantException or StaleBalanceException;
 
     /// <summary>
-    /// Decides and commits the batch, from <paramref name="recalled"/> balances when given, else from locked reads.
+    /// Decides and commits the batch, from <paramref name="recalled"/> balances and holds when given, else from locked
+    /// reads.
     /// </summary>
-    private async Task<UnitOutcome[]> ApplyBatchAsync(List<WriteUnit> batch, Dictionary<string, Balance>? recalled,
+    private async Task<UnitOutcome[]> ApplyBatchAsync(List<WriteUnit> batch, BatchReads? recalled,
         CancellationToken cancellationToken)
     {
         var startedAt = Stopwatch.GetTimestamp();
         metrics.RecordUnits(batch.Count);
         await using var dbBatch = await store.BeginWriteBatchAsync(cancellationToken);
         var now = Clock.Now(clock);
-        var reads = recalled is not null ? BatchReads.Recalled(recalled)
-            : await ReadLockedAsync(dbBatch, batch, now, cancellationToken);
+        var reads = recalled ?? await ReadLockedAsync(dbBatch, batch, now, cancellationToken);
         var readVersions = reads.Balances.Values.ToDictionary(balance => balance.BalanceId,
             balance => balance.Version, StringComparer.Ordinal);
         var holds = reads.Holds.Values.ToDictionary(row => row.TransactionId,
@@ -218,7 +218,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         var committingAt = metrics.RecordPhase("write", writingAt);
         await dbBatch.CommitAsync(cancellationToken);
         metrics.RecordPhase("commit", committingAt);
-        _remembered.Remember(reads.Balances.Values);
+        _remembered.Remember(reads.Balances.Values, readVersions, HoldsAfter(plan, holds));
         if (plan.QueueEntries.Count > 0 || plan.ScheduledActions.Count > 0)
         {
             queueSignal.Notify();
@@ -237,9 +237,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             ResolveInflight resolve => resolve.Reference,
             _ => null,
         }).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
-        var holdIds = operations.OfType<ResolveInflight>().Select(resolve => resolve.HoldId)
-            .Distinct(StringComparer.Ordinal).ToList();
-        return dbBatch.ReadAsync(new BatchReadRequest(PostedBalanceIds(batch), holdIds, references,
+        return dbBatch.ReadAsync(new BatchReadRequest(PostedBalanceIds(batch), ResolvedHoldIds(batch), references,
             [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()],
             [.. batch.Select(unit => unit.InflightActionId).OfType<string>()],
             [.. batch.Select(unit => unit.LineageWorkSeq).OfType<long>()], now), cancellationToken);
@@ -250,17 +248,28 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         [.. batch.SelectMany(unit => unit.Operations).OfType<PostTransaction>()
             .SelectMany(post => new[] { post.Row.Source, post.Row.Destination }).Distinct(StringComparer.Ordinal)];
 
+    private static List<string> ResolvedHoldIds(List<WriteUnit> batch) =>
+        [.. batch.SelectMany(unit => unit.Operations).OfType<ResolveInflight>().Select(resolve => resolve.HoldId)
+            .Distinct(StringComparer.Ordinal)];
+
+    /// <summary>The holds the batch read and those it created, with their progress after it.</summary>
+    private static IEnumerable<(TransactionRecord Row, HoldProgress Progress)> HoldsAfter(BatchPlan plan,
+        Dictionary<string, Hold> read) =>
+        read.Values.Select(hold => (Row: hold.Row, Progress: new HoldProgress(hold.Committed, hold.Voided)))
+            .Concat(plan.Rows.Select(row => (Row: row, Progress: new HoldProgress(0, false))))
+            .Where(hold => hold.Row.Status == TransactionStatus.Inflight);
+
     /// <summary>A unit that only stores queued (or scheduled) transactions, for real.</summary>
     private static bool IsAcceptOnly(WriteUnit unit) =>
         !unit.DryRun && unit.Operations.All(operation => operation is PostTransaction { Mode: PostMode.Enqueue });
 
     /// <summary>
-    /// A unit that only posts new rows: it resolves no hold and takes no queue entry, action or lineage work, so
-    /// its batch may decide from remembered balances.
+    /// A unit that only posts new rows and commits or voids holds on request: it takes no queue entry, action or
+    /// lineage work, so its batch may decide from remembered balances and holds.
     /// </summary>
     private static bool IsPlain(WriteUnit unit) =>
         unit is { QueueEntryId: null, InflightActionId: null, LineageWorkSeq: null, LineageSettlement: null }
-        && unit.Operations.All(operation => operation is PostTransaction);
+        && unit.Operations.All(operation => operation is PostTransaction or ResolveInflight);
 
     /// <summary>The webhook, callback and hook deliveries the batch's changes cause (none when nobody listens).</summary>
     private List<OutboxEvent> Events(BatchPlan plan, List<WriteUnit> batch, UnitOutcome[] outcomes)
