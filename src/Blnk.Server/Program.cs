@@ -70,6 +70,8 @@ builder.Services.AddSingleton<HookRegistry>();
 builder.Services.AddHostedService(services => services.GetRequiredService<HookRegistry>());
 builder.Services.AddSingleton<BalanceReader>();
 builder.Services.AddHostedService(services => services.GetRequiredService<BalanceReader>());
+builder.Services.AddSingleton<FamilyReader>();
+builder.Services.AddHostedService(services => services.GetRequiredService<FamilyReader>());
 builder.Services.AddSingleton<EventOutbox>();
 builder.Services.AddHostedService<WebhookDispatcher>();
 builder.Services.AddSingleton<WriterMetrics>();

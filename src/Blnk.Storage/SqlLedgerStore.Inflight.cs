@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using Blnk.Core;
 using Blnk.Core.Transactions;
 
 namespace Blnk.Storage;
@@ -12,6 +13,15 @@ public partial interface ILedgerStore
     /// children (the outcomes of queued legs and items), in log order.
     /// </summary>
     Task<IReadOnlyList<TransactionRecord>> FindFamilyAsync(string transactionId, IReadOnlyCollection<string> statuses,
+        CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="FindFamilyAsync"/> for several ids in one statement: every requested id maps to exactly the rows
+    /// <see cref="FindFamilyAsync"/> returns for it (empty for an unknown or empty id). A row under two requested
+    /// ids (one is the other's child) is in both families.
+    /// </summary>
+    Task<Dictionary<string, IReadOnlyList<TransactionRecord>>> FindFamiliesAsync(
+        IReadOnlyCollection<string> transactionIds, IReadOnlyCollection<string> statuses,
         CancellationToken cancellationToken);
 
     /// <summary>Whether any of the QUEUED rows still waits in the queue (its own entry or its atomic group's).</summary>
@@ -35,46 +45,74 @@ public partial class SqlLedgerStore
     private const string ActionColumns = "action_id, transaction_id, action, precise_amount, origin, available_at";
 
     public async Task<IReadOnlyList<TransactionRecord>> FindFamilyAsync(string transactionId,
-        IReadOnlyCollection<string> statuses, CancellationToken cancellationToken)
+        IReadOnlyCollection<string> statuses, CancellationToken cancellationToken) =>
+        (await FindFamiliesAsync([transactionId], statuses, cancellationToken))[transactionId];
+
+    public async Task<Dictionary<string, IReadOnlyList<TransactionRecord>>> FindFamiliesAsync(
+        IReadOnlyCollection<string> transactionIds, IReadOnlyCollection<string> statuses,
+        CancellationToken cancellationToken)
     {
-        if (transactionId.Length == 0)
+        // Every row without a parent has parent_transaction '': an empty id names nothing, not all of them.
+        var named = transactionIds.Where(id => id.Length > 0).ToHashSet(StringComparer.Ordinal);
+        var members = named.Count == 0 ? [] : await ReadFamilyMembersAsync(named, statuses, cancellationToken);
+        var families = members.OrderBy(member => member.Seq)
+            .GroupBy(member => member.FamilyId, StringComparer.Ordinal)
+            .ToDictionary(family => family.Key,
+                family => (IReadOnlyList<TransactionRecord>)[.. family.Select(member => member.Row)],
+                StringComparer.Ordinal);
+        foreach (var transactionId in transactionIds)
         {
-            // Every row without a parent has parent_transaction '': an empty id names nothing, not all of them.
-            return [];
+            families.TryAdd(transactionId, []);
         }
+        return families;
+    }
+
+    /// <summary>Each row of the requested families with its seq and the requested id whose family it is in.</summary>
+    private async Task<List<(string FamilyId, long Seq, TransactionRecord Row)>> ReadFamilyMembersAsync(
+        HashSet<string> transactionIds, IReadOnlyCollection<string> statuses,
+        CancellationToken cancellationToken)
+    {
         await using var connection = await SqlDialect.OpenLookupAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        BindFamilyLookup(command, transactionId, statuses);
-        // Asked once per inflight request: prepared, the statement is parsed (and on PostgreSQL's lookup
+        BindFamilyLookup(command, transactionIds, statuses);
+        // Asked for every inflight request: prepared, the statement is parsed (and on PostgreSQL's lookup
         // connections, planned) once per connection, not per call.
         await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<(TransactionRecord Row, long Seq)>();
+        var members = new List<(string FamilyId, long Seq, TransactionRecord Row)>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add((ReadTransaction(reader), reader.GetInt64(TransactionColumnCount)));
+            var familyId = reader.GetString(TransactionColumnCount + 1);
+            Invariant.Assert(transactionIds.Contains(familyId));
+            members.Add((familyId, reader.GetInt64(TransactionColumnCount), ReadTransaction(reader)));
         }
-        return [.. rows.OrderBy(row => row.Seq).Select(row => row.Row)];
+        return members;
     }
 
     /// <summary>
-    /// The row, its children and grandchildren in one statement: index lookups joined with UNION ALL (one OR over
-    /// them made PostgreSQL scan the whole table), with no join and no ORDER BY, so that even a plan made without
-    /// the id (PostgreSQL's lookup sessions) has no choice but those lookups: statistics that see nearly every
-    /// parent_transaction empty otherwise made it scan the parent index whole, in seq order.
+    /// The rows, their children and grandchildren in one statement, each with the requested id whose family it is
+    /// in (a grandchild's comes from its parent by the unique id index). Index lookups joined with UNION ALL (one
+    /// OR over them made PostgreSQL scan the whole table), with no join and no ORDER BY, so that even a plan made
+    /// without the ids (PostgreSQL's lookup sessions) has no choice but those lookups: statistics that see nearly
+    /// every parent_transaction empty otherwise made it scan the parent index whole, in seq order.
     /// </summary>
-    internal void BindFamilyLookup(DbCommand command, string transactionId, IReadOnlyCollection<string> statuses)
+    internal void BindFamilyLookup(DbCommand command, IReadOnlyCollection<string> transactionIds,
+        IReadOnlyCollection<string> statuses)
     {
-        var membership = SqlDialect.AddInList(command, "statuses", statuses);
-        var columns = string.Join(", ", TransactionColumns.Split(", ").Select(column => "t." + column));
+        Invariant.Assert(transactionIds.Count > 0);
+        Invariant.Assert(!transactionIds.Contains(""));
+        var ids = SqlDialect.AddInList(command, "ids", transactionIds);
+        var status = "t.status " + SqlDialect.AddInList(command, "statuses", statuses);
+        var columns = string.Join(", ", TransactionColumns.Split(", ").Select(column => "t." + column)) + ", t.seq";
+        var children = SqlDialect.InSubquery(
+            $"SELECT c.transaction_id FROM transactions c WHERE c.parent_transaction {ids}");
         command.CommandText =
-            $"SELECT {columns}, t.seq FROM transactions t WHERE t.transaction_id = @id AND t.status {membership} " +
-            $"UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction = @id " +
-            $"AND t.status {membership} " +
-            $"UNION ALL SELECT {columns}, t.seq FROM transactions t WHERE t.parent_transaction " +
-            SqlDialect.InSubquery("SELECT c.transaction_id FROM transactions c WHERE c.parent_transaction = @id") +
-            $" AND t.status {membership}";
-        SqlDialect.Add(command, "id", transactionId);
+            $"SELECT {columns}, t.transaction_id FROM transactions t WHERE t.transaction_id {ids} AND {status} " +
+            $"UNION ALL SELECT {columns}, t.parent_transaction FROM transactions t " +
+            $"WHERE t.parent_transaction {ids} AND {status} " +
+            $"UNION ALL SELECT {columns}, (SELECT c.parent_transaction FROM transactions c " +
+            $"WHERE c.transaction_id = t.parent_transaction) FROM transactions t " +
+            $"WHERE t.parent_transaction {children} AND {status}";
     }
 
     public async Task<bool> HasQueuedWorkAsync(IReadOnlyCollection<TransactionRecord> queuedRows,

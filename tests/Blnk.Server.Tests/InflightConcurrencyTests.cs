@@ -6,9 +6,9 @@ using static Blnk.Server.Tests.Lifecycle;
 
 namespace Blnk.Server.Tests;
 
-// Covers inflight actions that race: many commits of one hold, and commits racing the hold's expiry; each
-// hold gets exactly one outcome, on both storages. And holds acted on from two server processes, whose writers
-// decide from the holds and balances they remember: the stored progress always decides.
+// Covers inflight actions that race: many commits of one hold, commits racing the hold's expiry, and many
+// holds committed at once; each hold gets exactly one outcome, on both storages. And holds acted on from two
+// server processes, whose writers decide from the holds and balances they remember: the stored progress decides.
 public sealed class InflightConcurrencyTests(ServerFixture fixture, ITestOutputHelper output)
     : IClassFixture<ServerFixture>
 {
@@ -32,6 +32,41 @@ public sealed class InflightConcurrencyTests(ServerFixture fixture, ITestOutputH
         await api.AssertFiguresAsync(source, BalanceFigures.Of(1000, 700));
         await api.AssertFiguresAsync(destination, BalanceFigures.Of(700, 0));
         Assert.Single(await api.ChildrenAsync(holdId));
+    }
+
+    // On PostgreSQL the holds' lookups are answered in shared statements (FamilyReader); each commit must still
+    // find its own hold and nothing else. Every hold has its own destination and amount, so a commit that acted on
+    // another request's hold shows in the figures, the commit rows or the answers.
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Two_hundred_concurrent_commits_of_distinct_holds_each_commit_their_own(string dialect)
+    {
+        const int Holds = 200;
+        const long Funds = 1_000_000;
+        var api = await fixture.ApiAsync(dialect);
+        var source = await api.FundedBalanceAsync(Funds);
+        var holds = await Task.WhenAll(Enumerable.Range(1, Holds).Select(async index =>
+        {
+            var amount = (long)index;
+            var destination = await api.CreateBalanceAsync();
+            var hold = await api.HoldAsync(source, destination, amount);
+            return (HoldId: hold.Str("transaction_id"), Destination: destination, Amount: amount);
+        }));
+
+        var answers = await Task.WhenAll(holds.Select(hold => api.InflightAsync(hold.HoldId, SyncCommit())));
+
+        foreach (var (hold, answer) in holds.Zip(answers))
+        {
+            Assert.True(answer.Status == HttpStatusCode.OK, answer.Text);
+            Assert.Equal(("APPLIED", hold.HoldId, hold.Destination, hold.Amount), (answer.Str("status"),
+                answer.Str("parent_transaction"), answer.Str("destination"), (long)answer.Money("precise_amount")));
+            await api.AssertFiguresAsync(hold.Destination, BalanceFigures.Of(hold.Amount, 0));
+        }
+        await api.AssertFiguresAsync(source, BalanceFigures.Of(Funds, holds.Sum(hold => hold.Amount)));
+        var stored = (await api.GetAsync("transactions?limit=1000")).Body.EnumerateArray()
+            .Where(row => row.GetProperty("status").GetString() == "APPLIED")
+            .ToLookup(row => row.GetProperty("parent_transaction").GetString()!);
+        Assert.All(holds, hold => Assert.Equal(hold.Amount, Big(Assert.Single(stored[hold.HoldId]), "precise_amount")));
     }
 
     [Theory]

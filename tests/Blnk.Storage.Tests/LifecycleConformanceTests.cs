@@ -42,6 +42,49 @@ public sealed class LifecycleConformanceTests
         Assert.Empty(empty);
     }
 
+    // Several families in one lookup, as the batched reader asks: each must be exactly what the single lookup
+    // returns. Rows are inserted newest generation first, so log order is not the order the statement's branches
+    // return them in; one requested id is the child of another, so some rows belong to two families.
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Families_of_several_ids_are_each_the_single_lookups_answer_in_log_order(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var split = NewTransaction(source, destination, 30, TransactionStatus.Queued);
+        var queuedLeg = Child(split, 10, TransactionStatus.Queued);
+        var voidLeg = Child(split, 20, TransactionStatus.Void);
+        var heldOutcome = Child(queuedLeg, 10, TransactionStatus.Inflight);
+        var rejectedOutcome = Child(queuedLeg, 10, TransactionStatus.Rejected);
+        var outcomeOfVoidLeg = Child(voidLeg, 20, TransactionStatus.Applied);
+        var commitOfHeldOutcome = Child(heldOutcome, 4, TransactionStatus.Applied);
+        var hold = NewTransaction(source, destination, 5, TransactionStatus.Inflight);
+        var stranger = NewTransaction(source, destination, 1, TransactionStatus.Inflight);
+        foreach (var row in new[] { commitOfHeldOutcome, outcomeOfVoidLeg, heldOutcome, rejectedOutcome, voidLeg,
+                     queuedLeg, split, hold, stranger })
+        {
+            await InsertAsync(store, [row]);
+        }
+        string[] statuses = [TransactionStatus.Queued, TransactionStatus.Inflight, TransactionStatus.Applied];
+        string[] requested = [split.TransactionId, queuedLeg.TransactionId, hold.TransactionId, "txn_missing", "",
+            hold.TransactionId];
+
+        var families = await store.FindFamiliesAsync(requested, statuses, Ct);
+
+        // The split's family: its children of these statuses and the children of all its children (the void leg's
+        // outcome too), not the commit of a grandchild. The leg's family reaches that commit as its grandchild.
+        Assert.Equal([outcomeOfVoidLeg, heldOutcome, queuedLeg, split], families[split.TransactionId]);
+        Assert.Equal([commitOfHeldOutcome, heldOutcome, queuedLeg], families[queuedLeg.TransactionId]);
+        Assert.Equal([hold], families[hold.TransactionId]);
+        Assert.Empty(families["txn_missing"]);
+        Assert.Empty(families[""]);
+        Assert.Equal(requested.ToHashSet(), families.Keys.ToHashSet());
+        foreach (var transactionId in requested)
+        {
+            Assert.Equal(await store.FindFamilyAsync(transactionId, statuses, Ct), families[transactionId]);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
     public async Task Hold_progress_sums_commits_and_notices_a_void(string dialect)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Blnk.Core.Transactions;
 using Blnk.Storage.Postgres;
 using Blnk.TestSupport;
@@ -38,19 +39,30 @@ public sealed class PostgresWriterConnectionTests
     }
 
     [Fact]
-    public async Task A_family_lookup_planned_without_its_id_reads_by_index_when_nearly_every_parent_is_empty()
+    public async Task A_family_lookup_planned_without_its_ids_reads_by_index_when_nearly_every_parent_is_empty()
     {
         var (store, url) = await TestStores.CreateWithDataSourceAsync(TestStores.Postgres);
         await using var _ = store;
         var (source, destination) = await LedgerStoreConformanceTests.CreateTwoBalancesAsync(store);
-        var hold = LedgerStoreConformanceTests.NewTransaction(source, destination, 5, TransactionStatus.Inflight);
-        await LedgerStoreConformanceTests.InsertAsync(store, [hold]);
+        // Several families, as the batched reader asks for them: two holds, and a split whose queued leg's
+        // outcome is a hold (found through the leg: the statement's third branch).
+        var holds = Enumerable.Range(0, 2).Select(_ => LedgerStoreConformanceTests.NewTransaction(source,
+            destination, 5, TransactionStatus.Inflight)).ToList();
+        var split = LedgerStoreConformanceTests.NewTransaction(source, destination, 5, TransactionStatus.Queued);
+        var leg = LedgerStoreConformanceTests.NewTransaction(source, destination, 5, TransactionStatus.Queued) with
+        {
+            ParentTransaction = split.TransactionId,
+        };
+        var legOutcome = LedgerStoreConformanceTests.NewTransaction(source, destination, 5,
+            TransactionStatus.Inflight) with { ParentTransaction = leg.TransactionId };
+        await LedgerStoreConformanceTests.InsertAsync(store, [.. holds, split, leg, legOutcome]);
+        string[] requested = [holds[0].TransactionId, holds[1].TransactionId, split.TransactionId];
         await using var connection = new NpgsqlConnection(
             PostgresConnectionString.ForLookups(PostgresConnectionString.Parse(url)));
         await connection.OpenAsync();
         Assert.Equal("force_generic_plan", await ScalarAsync(connection, "SHOW plan_cache_mode"));
-        // Statistics that see (nearly) every parent_transaction empty: a plan made without the id expects most of
-        // the table to match it.
+        // Statistics that see (nearly) every parent_transaction empty: a plan made without the ids expects most of
+        // the table to match them.
         await ScalarAsync(connection, "INSERT INTO transactions (transaction_id, source, destination, reference, " +
             "currency, status, hash, precise_amount, precision, created_at) SELECT 'txn_' || g, " +
             $"'{source}', '{destination}', 'ref_' || g, 'USD', 'APPLIED', 'h', 1, 100, now() " +
@@ -59,17 +71,68 @@ public sealed class PostgresWriterConnectionTests
 
         for (var call = 0; call < 3; call++)
         {
-            await using var command = connection.CreateCommand();
-            ((SqlLedgerStore)store).BindFamilyLookup(command, hold.TransactionId, [TransactionStatus.Inflight]);
-            await command.PrepareAsync();
-            await using var reader = await command.ExecuteReaderAsync();
-            Assert.True(await reader.ReadAsync());
-            Assert.Equal(hold.TransactionId, reader.GetString(0));
-            Assert.False(await reader.ReadAsync());
+            Assert.Equal([(holds[0].TransactionId, holds[0].TransactionId),
+                    (holds[1].TransactionId, holds[1].TransactionId), (legOutcome.TransactionId, split.TransactionId)],
+                await FamilyMembersAsync(store, connection, requested));
         }
 
-        // Index lookups by the id read no entry of the parent index here; a scan of it would read every row's.
+        // Index lookups by the ids read a few entries of the parent index here; a scan of it would read every row's.
         Assert.True(await ParentIndexTuplesReadAsync(connection) - before < 100);
+        // And the plan has nothing else to choose: no join (which read that index whole) and no sort (which let it
+        // read an index whole in seq order), only index lookups.
+        Assert.All(await GenericPlanNodeTypesAsync(store, connection, requested),
+            nodeType => Assert.Contains(nodeType, IndexLookupPlanNodes));
+    }
+
+    private static readonly string[] IndexLookupPlanNodes =
+        ["Append", "Index Scan", "Index Only Scan", "Bitmap Index Scan", "Bitmap Heap Scan"];
+
+    /// <summary>The real statement, prepared on <paramref name="connection"/>: each row's id and its family's id.</summary>
+    private static async Task<List<(string TransactionId, string FamilyId)>> FamilyMembersAsync(ILedgerStore store,
+        NpgsqlConnection connection, string[] transactionIds)
+    {
+        await using var command = connection.CreateCommand();
+        ((SqlLedgerStore)store).BindFamilyLookup(command, transactionIds, [TransactionStatus.Inflight]);
+        await command.PrepareAsync();
+        await using var reader = await command.ExecuteReaderAsync();
+        var members = new List<(string TransactionId, string FamilyId)>();
+        while (await reader.ReadAsync())
+        {
+            members.Add((reader.GetString(0), reader.GetString(SqlLedgerStore.TransactionColumnCount + 1)));
+        }
+        return [.. members.OrderBy(member => Array.IndexOf(transactionIds, member.FamilyId))];
+    }
+
+    /// <summary>
+    /// The node types of the real statement's generic plan: prepared by name (with the positional parameters
+    /// Npgsql sends for the named ones) on the lookup session, then explained for these ids.
+    /// </summary>
+    private static async Task<List<string>> GenericPlanNodeTypesAsync(ILedgerStore store,
+        NpgsqlConnection connection, string[] transactionIds)
+    {
+        await using var command = connection.CreateCommand();
+        ((SqlLedgerStore)store).BindFamilyLookup(command, transactionIds, [TransactionStatus.Inflight]);
+        var positional = command.CommandText.Replace("@ids", "$1", StringComparison.Ordinal)
+            .Replace("@statuses", "$2", StringComparison.Ordinal);
+        await ScalarAsync(connection, $"PREPARE family_lookup(text[], text[]) AS {positional}");
+        // EXPLAIN takes no bound parameters: the ids (made by the test, no quotes in them) go in as literals.
+        var ids = string.Join(", ", transactionIds.Select(id => $"'{id}'"));
+        using var explained = JsonDocument.Parse((string)(await ScalarAsync(connection,
+            $"EXPLAIN (FORMAT JSON) EXECUTE family_lookup(ARRAY[{ids}], ARRAY['{TransactionStatus.Inflight}'])"))!);
+        var nodeTypes = new List<string>();
+        var pending = new Stack<JsonElement>([explained.RootElement[0].GetProperty("Plan")]);
+        while (pending.TryPop(out var node))
+        {
+            nodeTypes.Add(node.GetProperty("Node Type").GetString()!);
+            if (node.TryGetProperty("Plans", out var children))
+            {
+                foreach (var child in children.EnumerateArray())
+                {
+                    pending.Push(child);
+                }
+            }
+        }
+        return nodeTypes;
     }
 
     private static async Task<long> ParentIndexTuplesReadAsync(NpgsqlConnection connection)

@@ -31,8 +31,8 @@ public sealed record InflightResult(TransactionRecord? Row, ApiError? Error, Dry
 /// the hold itself, the queued transaction whose outcome is the hold, a split parent or a bulk batch:
 /// every INFLIGHT row under it is acted on, all or none.
 /// </summary>
-public sealed class InflightService(ILedgerStore store, LedgerWriter writer, QueueSignal signal, IdGenerator ids,
-    TimeProvider clock)
+public sealed class InflightService(ILedgerStore store, FamilyReader families, LedgerWriter writer,
+    QueueSignal signal, IdGenerator ids, TimeProvider clock)
 {
     private static readonly string[] InflightStatus = [TransactionStatus.Inflight];
     private static readonly string[] QueuedStatus = [TransactionStatus.Queued];
@@ -68,16 +68,16 @@ public sealed class InflightService(ILedgerStore store, LedgerWriter writer, Que
         var deadline = clock.GetUtcNow() + QueuedHoldWaitMax;
         while (true)
         {
-            var legs = await store.FindFamilyAsync(transactionId, InflightStatus, cancellationToken);
+            var legs = await families.FindAsync(transactionId, InflightStatus, cancellationToken);
             if (legs.Count > 0 || clock.GetUtcNow() > deadline)
             {
                 return legs;
             }
-            var pending = await store.FindFamilyAsync(transactionId, QueuedStatus, cancellationToken);
+            var pending = await families.FindAsync(transactionId, QueuedStatus, cancellationToken);
             if (!pending.Any(row => row.Inflight) || !await store.HasQueuedWorkAsync(pending, cancellationToken))
             {
                 // The queue may have applied the hold since the first look: look once more.
-                return await store.FindFamilyAsync(transactionId, InflightStatus, cancellationToken);
+                return await families.FindAsync(transactionId, InflightStatus, cancellationToken);
             }
             await Task.Delay(QueuedHoldPoll, clock, cancellationToken);
         }

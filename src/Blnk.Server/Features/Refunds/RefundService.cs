@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Blnk.Core.Money;
 using Blnk.Core.Transactions;
 using Blnk.Server.Errors;
+using Blnk.Server.Features.Inflight;
 using Blnk.Server.Features.Transactions;
 using Blnk.Server.Json;
 using Blnk.Server.Writer;
@@ -18,7 +19,8 @@ public sealed record RefundResult(TransactionRecord? Row, ApiError? Error, DryRu
 /// <c>&lt;refunded row id&gt;_refund</c>, so the unique reference index makes "once per transaction" hold
 /// even when two requests race: the second finds the reference taken and gets 409.
 /// </summary>
-public sealed class RefundService(ILedgerStore store, LedgerWriter writer, IdGenerator ids, TimeProvider clock)
+public sealed class RefundService(ILedgerStore store, FamilyReader families, LedgerWriter writer, IdGenerator ids,
+    TimeProvider clock)
 {
     private const string RefundSuffix = "_refund";
     private static readonly string[] RefundableStatuses = [TransactionStatus.Applied, TransactionStatus.Void];
@@ -26,7 +28,7 @@ public sealed class RefundService(ILedgerStore store, LedgerWriter writer, IdGen
     public async Task<RefundResult> RefundAsync(string transactionId, RefundRequest request,
         CancellationToken cancellationToken)
     {
-        var refundable = (await store.FindFamilyAsync(transactionId, RefundableStatuses, cancellationToken))
+        var refundable = (await families.FindAsync(transactionId, RefundableStatuses, cancellationToken))
             .Where(row => row.Reference != row.ParentTransaction + RefundSuffix).ToList();
         if (refundable.Count == 0)
         {
