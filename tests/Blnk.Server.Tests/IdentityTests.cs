@@ -28,7 +28,7 @@ public sealed class IdentityTests(ServerFixture fixture) : IClassFixture<ServerF
         var created = await api.PostAsync("identities", s_fullIdentity);
 
         Assert.True(created.Status == HttpStatusCode.Created, created.Text);
-        Assert.Matches("^idt_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        Assert.Matches("^idt_[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
             created.Str("identity_id"));
         Assert.Equal(["identity_id", "identity_type", "organization_name", "category", "first_name", "last_name",
                 "other_names", "gender", "email_address", "phone_number", "nationality", "street", "country",
