@@ -262,6 +262,37 @@ public sealed class InflightConcurrencyTests(ServerFixture fixture, ITestOutputH
     }
 
     /// <summary>
+    /// A process answers an action on a hold it remembers unvoided without looking up what lies under the hold.
+    /// Another process voids the hold and refunds the void, which makes a new hold under it. The action is still
+    /// refused as voided (the hold comes first, and an action acts on all or none), and the refund's hold is left
+    /// as it was: the answer a lookup of the whole family gives.
+    /// </summary>
+    [Fact]
+    public async Task A_hold_another_process_voided_and_refunded_is_refused_as_voided()
+    {
+        var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
+        await using var first = await ServerProcess.StartAsync(dns);
+        await using var second = await ServerProcess.StartAsync(dns);
+        var (one, two) = (new Api(first.Client), new Api(second.Client));
+        var payer = await one.FundedBalanceAsync(1000);
+        var payee = await one.CreateBalanceAsync();
+        var holdId = (await one.HoldAsync(payer, payee, 100)).Str("transaction_id");
+        var voided = await two.InflightAsync(holdId, new { status = "void", skip_queue = true });
+        Assert.Equal(HttpStatusCode.OK, voided.Status);
+        var refund = await two.PostAsync($"refund-transaction/{voided.Str("transaction_id")}", new { skip_queue = true });
+        Assert.Equal("INFLIGHT", refund.Str("status"));
+
+        foreach (var action in new object[] { SyncCommit(), new { status = "void", skip_queue = true } })
+        {
+            AssertError(await one.InflightAsync(holdId, action), HttpStatusCode.Conflict, "TXN_ALREADY_VOIDED");
+        }
+        await one.AssertFiguresAsync(payer, BalanceFigures.Of(1000, 0, inflightCredit: 100));
+        await one.AssertFiguresAsync(payee, BalanceFigures.Of(0, 0, inflightDebit: 100));
+        Assert.Equal(HttpStatusCode.OK, (await one.InflightAsync(refund.Str("transaction_id"), SyncCommit())).Status);
+        await two.AssertFiguresAsync(payer, BalanceFigures.Of(1100, 0));
+    }
+
+    /// <summary>
     /// Many holds, each committed in parts and voided by requests spread over two processes at once (one running
     /// several writer loops and remembering so few balances that it keeps dropping them under its holds): no hold
     /// is committed past its amount or acted on after its void, and every balance holds exactly what the holds'

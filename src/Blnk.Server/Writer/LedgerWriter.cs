@@ -42,6 +42,12 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     private Task<bool>? _requestsWait;
     private Task<bool>? _backgroundWait;
 
+    /// <summary>
+    /// The hold's row when an inflight action on its id acts on it alone (see
+    /// <see cref="RememberedBalances.RecallLoneHold"/>), so the request need not look its family up.
+    /// </summary>
+    public TransactionRecord? RecallLoneHold(string holdId) => _remembered.RecallLoneHold(holdId);
+
     /// <summary>Offers a unit from a request; false when the queue is full (the caller answers 503).</summary>
     public bool TrySubmit(WriteUnit unit) => _requests.Writer.TryWrite(unit);
 

@@ -73,6 +73,21 @@ public sealed class RememberedBalances(int capacity)
     }
 
     /// <summary>
+    /// The row of a remembered hold that is not voided: all an inflight action on its id acts on, without looking
+    /// it up (null when not known so). The rows under a hold are its commits and voids and the refunds of those;
+    /// only the refund of a void is a hold again, and a voided hold refuses any action before its other legs count.
+    /// Remembered by a process that did not see the void (another process's), the action is still refused as
+    /// voided, by the writer, which decides from the stored progress.
+    /// </summary>
+    public TransactionRecord? RecallLoneHold(string holdId)
+    {
+        lock (_lock)
+        {
+            return _holds.TryGetValue(holdId, out var hold) && !hold.Progress.Voided ? hold.Row : null;
+        }
+    }
+
+    /// <summary>
     /// What a batch has just committed: its balances after it (<paramref name="readVersions"/> are the versions it
     /// decided from), and its holds with their progress after it, new ones included.
     /// </summary>

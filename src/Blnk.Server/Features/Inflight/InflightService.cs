@@ -58,13 +58,17 @@ public sealed class InflightService(ILedgerStore store, FamilyReader families, L
     }
 
     /// <summary>
-    /// The INFLIGHT rows under the id. A hold created on the queued path becomes INFLIGHT when the queue
-    /// applies it, normally within milliseconds of its 201; an action sent in that window waits for it
-    /// (as Blnk falls back to the still-QUEUED row) instead of being refused.
+    /// The INFLIGHT rows under the id: a hold the writer remembers alone, else looked up. A hold created on the
+    /// queued path becomes INFLIGHT when the queue applies it, normally within milliseconds of its 201; an action
+    /// sent in that window waits for it (as Blnk falls back to the still-QUEUED row) instead of being refused.
     /// </summary>
     private async Task<IReadOnlyList<TransactionRecord>> FindHoldsAsync(string transactionId,
         CancellationToken cancellationToken)
     {
+        if (writer.RecallLoneHold(transactionId) is { } hold)
+        {
+            return [hold];
+        }
         var deadline = clock.GetUtcNow() + QueuedHoldWaitMax;
         while (true)
         {
