@@ -231,10 +231,8 @@ public sealed class InflightConcurrencyTests(ServerFixture fixture, ITestOutputH
     [Fact]
     public async Task A_hold_another_process_committed_is_decided_from_its_stored_progress()
     {
-        var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
-        await using var first = await ServerProcess.StartAsync(dns);
-        await using var second = await ServerProcess.StartAsync(dns);
-        var (one, two) = (new Api(first.Client), new Api(second.Client));
+        await using var processes = await TwoProcesses.StartAsync();
+        var (one, two) = (processes.One, processes.Two);
         var payer = await one.FundedBalanceAsync(1000);
         var payee = await one.CreateBalanceAsync();
         var holdId = (await one.HoldAsync(payer, payee, 100)).Str("transaction_id");
@@ -270,10 +268,8 @@ public sealed class InflightConcurrencyTests(ServerFixture fixture, ITestOutputH
     [Fact]
     public async Task A_hold_another_process_voided_and_refunded_is_refused_as_voided()
     {
-        var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
-        await using var first = await ServerProcess.StartAsync(dns);
-        await using var second = await ServerProcess.StartAsync(dns);
-        var (one, two) = (new Api(first.Client), new Api(second.Client));
+        await using var processes = await TwoProcesses.StartAsync();
+        var (one, two) = (processes.One, processes.Two);
         var payer = await one.FundedBalanceAsync(1000);
         var payee = await one.CreateBalanceAsync();
         var holdId = (await one.HoldAsync(payer, payee, 100)).Str("transaction_id");
@@ -301,14 +297,11 @@ public sealed class InflightConcurrencyTests(ServerFixture fixture, ITestOutputH
     [Fact]
     public async Task Holds_acted_on_from_two_processes_at_once_keep_every_rule()
     {
-        var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
-        await using var first = await ServerProcess.StartAsync(dns);
-        await using var second = await ServerProcess.StartAsync(dns,
-            new Dictionary<string, string>
-            {
-                ["BLNK_TRANSACTION_WRITER_LOOPS"] = "3", ["BLNK_TRANSACTION_REMEMBERED_BALANCES"] = "3",
-            });
-        Api[] apis = [new(first.Client), new(second.Client)];
+        await using var processes = await TwoProcesses.StartAsync(new Dictionary<string, string>
+        {
+            ["BLNK_TRANSACTION_WRITER_LOOPS"] = "3", ["BLNK_TRANSACTION_REMEMBERED_BALANCES"] = "3",
+        });
+        Api[] apis = [processes.One, processes.Two];
         const int HoldCount = 30;
         var payers = new[] { await apis[0].FundedBalanceAsync(10_000), await apis[1].FundedBalanceAsync(10_000) };
         var payees = new[] { await apis[0].CreateBalanceAsync(), await apis[1].CreateBalanceAsync() };
@@ -350,6 +343,34 @@ public sealed class InflightConcurrencyTests(ServerFixture fixture, ITestOutputH
             var funded = payers.Contains(id) ? 10_000 : 0;
             await apis[0].AssertFiguresAsync(id, BalanceFigures.Of(funded + (long)figures.Credit, (long)figures.Debit,
                 inflightDebit: (long)figures.InflightDebit, inflightCredit: (long)figures.InflightCredit));
+        }
+    }
+
+    /// <summary>Two server processes on one new PostgreSQL database; the second with <c>secondEnvironment</c>.</summary>
+    private sealed record TwoProcesses(ServerProcess First, ServerProcess Second) : IAsyncDisposable
+    {
+        public Api One { get; } = new(First.Client);
+        public Api Two { get; } = new(Second.Client);
+
+        public static async Task<TwoProcesses> StartAsync(Dictionary<string, string>? secondEnvironment = null)
+        {
+            var dns = await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
+            var first = await ServerProcess.StartAsync(dns);
+            try
+            {
+                return new TwoProcesses(first, await ServerProcess.StartAsync(dns, secondEnvironment));
+            }
+            catch
+            {
+                await first.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Second.DisposeAsync();
+            await First.DisposeAsync();
         }
     }
 }
