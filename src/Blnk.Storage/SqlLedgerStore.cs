@@ -320,7 +320,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         return entries;
     }
 
-    internal async Task<Dictionary<string, TransactionRecord>> LoadByIdsAsync(DbConnection connection,
+    private async Task<Dictionary<string, TransactionRecord>> LoadByIdsAsync(DbConnection connection,
         DbTransaction? dbTransaction, IReadOnlyCollection<string> transactionIds, CancellationToken cancellationToken)
     {
         var rows = new Dictionary<string, TransactionRecord>(StringComparer.Ordinal);

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using Blnk.Core.Delivery;
 using Blnk.Core.Hooks;
@@ -204,7 +206,7 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
     private static async Task<string> ReadAnswerStartAsync(HttpContent content, CancellationToken cancellationToken)
     {
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(AnswerBodyMax);
+        var buffer = ArrayPool<byte>.Shared.Rent(AnswerBodyMax);
         try
         {
             var length = 0;
@@ -215,11 +217,11 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
             {
                 length += read;
             }
-            return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+            return Encoding.UTF8.GetString(buffer, 0, length);
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -228,7 +230,7 @@ public sealed class WebhookDispatcher(ILedgerStore store, BlnkConfiguration conf
         var body = target.Hook is not null ? HookBody(delivery) : WebhookBody(delivery);
         var request = new HttpRequestMessage(HttpMethod.Post, target.Url)
         {
-            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
         if (configuration.SecretKey is { Length: > 0 } secret)
         {
