@@ -4,7 +4,8 @@
 # Builds the server and the load generator in Release, installs what is missing (PostgreSQL 15 with pgbench,
 # gnuplot), starts a throwaway PostgreSQL on loopback (fsync and synchronous_commit on), measures the pgbench
 # TPC-B baseline on it, then runs the workloads of /work/shared/bench/WORKLOADS.md (see bench/README.md) against
-# the server on PostgreSQL and then on SQLite, verifying money and every acknowledged transfer after each.
+# the server on PostgreSQL and then on SQLite, verifying money and every acknowledged transfer after each, and
+# the proofs of correctness under load (two processes, a hot balance funded for half its debits, a SIGKILL).
 # Prints one table; writes bench/results/latest.json and bench/results/latest.png. Stops everything it started on
 # exit, Ctrl-C included. Exit status: 0 when every workload ran and verified, non-zero otherwise.
 #
@@ -19,14 +20,14 @@ quick=0
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
-        -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown argument '$arg' (usage: bash bench/run.sh [--quick])" >&2; exit 2 ;;
     esac
 done
 if [ "$quick" -eq 1 ]; then
-    duration=5 warmup=1 queued=10000 pgbench_seconds=5
+    duration=5 warmup=1 queued=10000 pgbench_seconds=5 hot_debits=2000
 else
-    duration=15 warmup=3 queued=100000 pgbench_seconds=15
+    duration=15 warmup=3 queued=100000 pgbench_seconds=15 hot_debits=10000
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -196,9 +197,25 @@ run_storage() {
     fi
 }
 
-run_storage postgres "postgres://postgres@127.0.0.1:$pg_port/blnk_bench?sslmode=disable"
+# The proofs of correctness under load (P1-P3): the bench starts, kills and restarts its own server processes
+# on the same storage (fresh currencies); their logs go to bench/results/proofs-<storage>/.
+run_proofs() {
+    local storage="$1" dns="$2"
+    shift 2
+    echo "==> proofs of correctness under load on $storage"
+    rm -rf "$results_dir/proofs-$storage"
+    dotnet "$bench_dll" prove --server-dll "$work/server/Blnk.Server.dll" --storage "$storage" --data-source "$dns" \
+        --dir "$results_dir/proofs-$storage" --duration "$duration" --hot-debits "$hot_debits" "$@" \
+        --out "$work/proofs-$storage.json" || status=1
+    parts+=("$work/proofs-$storage.json")
+}
+
+pg_dns="postgres://postgres@127.0.0.1:$pg_port/blnk_bench?sslmode=disable"
+run_storage postgres "$pg_dns"
+run_proofs postgres "$pg_dns" --two-processes
 stop_postgres # SQLite runs on a quiet machine
 run_storage sqlite "sqlite:$work/sqlite/blnk.db"
+run_proofs sqlite "sqlite:$work/sqlite/blnk.db"
 
 # --- the table, the JSON, the chart ------------------------------------------------------------------------------
 echo

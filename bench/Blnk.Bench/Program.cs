@@ -4,12 +4,14 @@ using Blnk.Bench;
 
 // Load generator and verifier for the ledger server; bench/run.sh drives it, bench/README.md explains it.
 //   Blnk.Bench run    --url URL --storage NAME [--workloads W1,W2,W3,W4,W7,W5,W6] [--duration S] ... --out FILE.json
+//   Blnk.Bench prove  --server-dll DLL --storage NAME --data-source DNS --dir DIR [--two-processes] ... --out FILE.json
 //   Blnk.Bench report --pgbench-tps TPS --out latest.json --chart-data latest.dat PART.json...
 try
 {
     return args switch
     {
         ["run", .. var rest] => await RunAsync(Args.Parse(rest)),
+        ["prove", .. var rest] => await ProveAsync(Args.Parse(rest)),
         ["report", .. var rest] => Report(Args.Parse(rest)),
         _ => Usage(),
     };
@@ -28,6 +30,8 @@ static int Usage()
                    [--rate 5000 (W5 reads/s)] [--write-rate R (W5; default W2/2)]
                    [--queued 100000 (W6 transfers)] [--queued-rate R (W6; default W2's rate)]
                    [--balances 1000] [--verify-sample 5000] [--server-pid PID] [--pgbench-tps TPS]
+               Blnk.Bench prove --server-dll Blnk.Server.dll --storage NAME --data-source DNS --dir DIR --out FILE.json
+                   [--two-processes] [--duration 15] [--concurrency 256] [--hot-debits 10000] [--verify-sample 5000]
                Blnk.Bench report --pgbench-tps TPS --out latest.json --chart-data latest.dat [--quick] PART.json...
         """);
     return 2;
@@ -82,33 +86,84 @@ static async Task<int> RunAsync(Args args)
     Console.Write(ResultTable.Render(workloads.Done, pgbenchTps));
     if (output is not null)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
-        await using var file = File.Create(output);
-        await using var json = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true });
-        json.WriteStartObject();
-        json.WriteString("storage", options.Storage);
-        json.WriteString("url", url.ToString());
-        json.WriteString("started_at", started);
-        json.WriteString("finished_at", DateTimeOffset.UtcNow);
-        json.WriteString("load_average_at_start", loadAverage);
-        json.WriteStartObject("options");
-        json.WriteNumber("duration_s", options.Duration.TotalSeconds);
-        json.WriteNumber("warmup_s", options.Warmup.TotalSeconds);
-        json.WriteNumber("concurrency", options.Concurrency);
-        json.WriteNumber("read_rate", options.ReadRate);
-        json.WriteNumber("queued_count", options.QueuedCount);
-        json.WriteNumber("balances", options.Balances);
-        json.WriteNumber("verify_sample", options.VerifySample);
-        json.WriteEndObject();
-        json.WriteStartArray("workloads");
-        foreach (var result in workloads.Done)
+        await WriteResultsAsync(output, workloads.Done, json =>
         {
-            result.Write(json);
-        }
-        json.WriteEndArray();
-        json.WriteEndObject();
+            json.WriteString("storage", options.Storage);
+            json.WriteString("url", url.ToString());
+            json.WriteString("started_at", started);
+            json.WriteString("finished_at", DateTimeOffset.UtcNow);
+            json.WriteString("load_average_at_start", loadAverage);
+            json.WriteStartObject("options");
+            json.WriteNumber("duration_s", options.Duration.TotalSeconds);
+            json.WriteNumber("warmup_s", options.Warmup.TotalSeconds);
+            json.WriteNumber("concurrency", options.Concurrency);
+            json.WriteNumber("read_rate", options.ReadRate);
+            json.WriteNumber("queued_count", options.QueuedCount);
+            json.WriteNumber("balances", options.Balances);
+            json.WriteNumber("verify_sample", options.VerifySample);
+            json.WriteEndObject();
+        });
     }
     return workloads.Done.All(result => result.Verified) ? 0 : 1;
+}
+
+// The proofs of correctness under load (P1–P3, Proofs.cs), on servers this command starts itself.
+static async Task<int> ProveAsync(Args args)
+{
+    var options = new ProofOptions(
+        ServerDll: Path.GetFullPath(args.String("server-dll", "src/Blnk.Server/bin/Release/net10.0/Blnk.Server.dll")),
+        Storage: args.String("storage", "sqlite"),
+        DataSource: args.Optional("data-source") ?? throw new ArgumentException("--data-source is required"),
+        Directory: Path.GetFullPath(args.Optional("dir") ?? throw new ArgumentException("--dir is required")),
+        TwoProcesses: args.Optional("two-processes") == "true",
+        Duration: TimeSpan.FromSeconds(args.Double("duration", 15)),
+        Concurrency: Math.Max(1, args.Int("concurrency", 256)),
+        HotDebits: Math.Max(2, args.Int("hot-debits", 10_000)),
+        VerifySample: args.Int("verify-sample", 5000));
+    var output = args.Optional("out");
+    if (args.Unread().FirstOrDefault() is { } unknown)
+    {
+        throw new ArgumentException($"unknown option --{unknown}");
+    }
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"Blnk.Bench: proofs on {options.Storage}{(options.TwoProcesses ? ", two server processes" : "")}, {options.Duration.TotalSeconds:F0} s of load each, {options.Concurrency} in flight, {options.HotDebits:N0} hot debits"));
+    var started = DateTimeOffset.UtcNow;
+    var results = await new Proofs(options).RunAsync();
+    Console.WriteLine();
+    Console.Write(ResultTable.Render(results, double.NaN));
+    if (output is not null)
+    {
+        await WriteResultsAsync(output, results, json =>
+        {
+            json.WriteString("storage", options.Storage);
+            json.WriteString("started_at", started);
+            json.WriteString("finished_at", DateTimeOffset.UtcNow);
+            json.WriteStartObject("options");
+            json.WriteNumber("duration_s", options.Duration.TotalSeconds);
+            json.WriteNumber("concurrency", options.Concurrency);
+            json.WriteNumber("hot_debits", options.HotDebits);
+            json.WriteBoolean("two_processes", options.TwoProcesses);
+            json.WriteEndObject();
+        });
+    }
+    return results.All(result => result.Verified) ? 0 : 1;
+}
+
+// One run's JSON: what the header writes about it, then its rows under "workloads".
+static async Task WriteResultsAsync(string output, IEnumerable<WorkloadResult> results, Action<Utf8JsonWriter> header)
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+    await using var file = File.Create(output);
+    await using var json = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true });
+    json.WriteStartObject();
+    header(json);
+    json.WriteStartArray("workloads");
+    foreach (var result in results)
+    {
+        result.Write(json);
+    }
+    json.WriteEndArray();
+    json.WriteEndObject();
 }
 
 static int Report(Args args)

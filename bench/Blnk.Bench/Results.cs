@@ -167,7 +167,9 @@ internal static class ResultTable
         {
             row.Workload, row.Storage, Format(row.Throughput, "N0"), Format(row.P50Ms, "F2"), Format(row.P99Ms, "F2"),
             row.Failures.ToString("N0", CultureInfo.InvariantCulture),
-            double.IsFinite(pgbenchTps) && pgbenchTps > 0 ? Format(row.Throughput / pgbenchTps, "F1") : "-",
+            double.IsFinite(pgbenchTps) && pgbenchTps > 0 && row.Workload.StartsWith('W')
+                ? Format(row.Throughput / pgbenchTps, "F1")
+                : "-",
             Goal(row, rows, pgbenchTps), row.Verified ? "ok" : "FAILED",
         }).ToList();
         var widths = header.Select((title, column) => Math.Max(title.Length, lines.Select(line => line[column].Length)
@@ -226,6 +228,11 @@ internal static class ResultTable
             parts.Add(string.Format(CultureInfo.InvariantCulture,
                 "{0:N0} still in flight when the window closed (slowest answered after {1:N0} ms)", late, slowest));
         }
+        Add("{0:N0} refused for funds", "refused_insufficient_funds");
+        Add("{0:N0} duplicate references refused", "refused_duplicate_reference");
+        Add("{0:N0} unknown balances refused", "refused_unknown_balance");
+        Add("restarted in {0:F1} s", "restart_s");
+        Add("queue drained {0:F1} s after the restart", "queued_drained_after_restart_s");
         Add("generator CPU {0:F2} cores", "generator_cpu_cores");
         Add("server CPU {0:F2} cores", "server_cpu_cores");
         Add("machine busy {0:F0}%", "machine_busy", 100);
@@ -236,9 +243,10 @@ internal static class ResultTable
     private static string Format(double value, string format) =>
         double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "-";
 
-    /// <summary>gnuplot data: one row per workload, one throughput column per storage.</summary>
-    public static string ChartData(IReadOnlyList<WorkloadResult> rows)
+    /// <summary>gnuplot data: one row per workload (not the proofs), one throughput column per storage.</summary>
+    public static string ChartData(IReadOnlyList<WorkloadResult> all)
     {
+        var rows = all.Where(row => row.Workload.StartsWith('W')).ToList();
         var storages = rows.Select(row => row.Storage).Distinct().ToList();
         var text = new StringBuilder("workload " + string.Join(' ', storages.Select(storage => $"\"{storage}\"")) + "\n");
         foreach (var workload in rows.Select(row => row.Workload).Distinct())

@@ -542,7 +542,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
     private async Task<bool> ExistsAsync(string reference) =>
         (await api.GetAsync("/transactions/reference/" + reference)).Status == 200;
 
-    private async Task<bool> QueueSettledAsync(Book book)
+    internal async Task<bool> QueueSettledAsync(Book book)
     {
         var pending = 0;
         await Parallel.ForEachAsync(book.Ids, Parallel32, async (id, _) =>
@@ -576,7 +576,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
     /// server stored: null when right), <c>storedWhat</c> naming it for the report, and <c>balances</c> adding
     /// checks of the balances read back (it returns what it confirmed).
     /// </summary>
-    private async Task VerifyAsync(WorkloadResult result, Book book, Func<Ack, Task<string?>> stored,
+    internal async Task VerifyAsync(WorkloadResult result, Book book, Func<Ack, Task<string?>> stored,
         string storedWhat, Func<BalanceState[], BalanceState, List<string>, string>? balances)
     {
         var started = Stopwatch.GetTimestamp();
@@ -637,7 +637,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         Console.WriteLine($"[{Label(result.Workload)}] verification {result.Verification}");
     }
 
-    private static string? Mismatch(byte[] body, Ack ack, Book book, string expectedStatus = "APPLIED")
+    internal static string? Mismatch(byte[] body, Ack ack, Book book, string expectedStatus = "APPLIED")
     {
         using var document = JsonDocument.Parse(body);
         var root = document.RootElement;
@@ -682,7 +682,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         result.Metrics["slowest_after_window_ms"] = timing.Late > 0 ? timing.LateMaxMs : double.NaN;
     }
 
-    private static void Tallied(WorkloadResult result, Tally tally)
+    internal static void Tallied(WorkloadResult result, Tally tally)
     {
         result.Failures = tally.Failed;
         result.Metrics["ok_total"] = tally.Ok;
@@ -690,7 +690,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
     }
 
     /// <summary>A workload that cannot be set up, or whose drain stalls, is FAILED with the reason; the others go on.</summary>
-    private static async Task<WorkloadResult> GuardAsync(WorkloadResult result, Func<Task> body)
+    internal static async Task<WorkloadResult> GuardAsync(WorkloadResult result, Func<Task> body)
     {
         try
         {
