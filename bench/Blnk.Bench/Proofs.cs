@@ -6,7 +6,7 @@ using System.Text.Json;
 
 namespace Blnk.Bench;
 
-/// <summary>What one <c>prove</c> does: which server to start on which storage, and how long and hard to push it.</summary>
+/// <summary>What one <c>prove</c> does: which server to start on which storage, how long and how hard.</summary>
 internal sealed record ProofOptions(
     string ServerDll,
     string Storage,
@@ -115,11 +115,13 @@ internal sealed class Proofs(ProofOptions options)
             refusals.Record(result);
             Workloads.Tallied(result, tally);
             var storedRefusals = await CountStoredAsync(first.Api, refused);
-            await Verifier(first.Api).VerifyAsync(result, book, ack => StoredAsync(apis[(int)(ack.Sequence % 2)], ack, book, ""),
+            await Verifier(first.Api).VerifyAsync(result, book,
+                ack => StoredAsync(apis[ack.Sequence % 2], ack, book, ""),
                 "references APPLIED as sent, read from either process", (states, _, problems) =>
                 {
                     var lowest = states.Min(state => state.Balance);
-                    Require(problems, lowest.Sign >= 0, $"a balance is {lowest}: below its overdraft rule (none allowed)");
+                    Require(problems, lowest.Sign >= 0,
+                        $"a balance is {lowest}: below its overdraft rule (none allowed)");
                     Require(problems, storedRefusals == 0,
                         $"{storedRefusals} of {refused.Count} transfers refused for funds were stored");
                     return string.Create(CultureInfo.InvariantCulture,
@@ -144,7 +146,9 @@ internal sealed class Proofs(ProofOptions options)
             var debits = options.HotDebits;
             var half = debits / 2;
             using var first = await StartServerAsync(name.ToLowerInvariant() + "-first");
-            using var second = options.TwoProcesses ? await StartServerAsync(name.ToLowerInvariant() + "-second") : null;
+            using var second = options.TwoProcesses
+                ? await StartServerAsync(name.ToLowerInvariant() + "-second")
+                : null;
             Ledger[] apis = second is null ? [first.Api] : [first.Api, second.Api];
             var book = await CreateBookAsync(name, first.Api, 2, i => i == 0 ? half : 1);
             var tally = new Tally();
@@ -270,7 +274,8 @@ internal sealed class Proofs(ProofOptions options)
                 }
                 else if (reply.Status != 404)
                 {
-                    throw new BenchException($"GET /transactions/reference/{ack.Reference} answered {reply.Status}: {reply.Text}");
+                    throw new BenchException(
+                        $"GET /transactions/reference/{ack.Reference} answered {reply.Status}: {reply.Text}");
                 }
             }
             result.Metrics["unanswered_found_stored"] = storedUnanswered;

@@ -40,7 +40,7 @@ internal sealed class ServerUnderTest : IDisposable
         return server;
     }
 
-    /// <summary>Starts the process (again, after <see cref="Kill"/>) on a free port and waits for its health check.</summary>
+    /// <summary>Starts the process (again, after <see cref="Kill"/>) on a free port; waits until it is healthy.</summary>
     public async Task StartAsync()
     {
         var port = FreeLoopbackPort();
