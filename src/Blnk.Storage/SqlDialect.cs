@@ -59,8 +59,28 @@ public abstract class SqlDialect
     public abstract string LockRowsClause { get; }
 
     /// <summary>
+    /// The key this store's leases are taken under (<c>lease_owner</c>): random, one per store, so one per process.
+    /// </summary>
+    public long LeaseOwner { get; } = Random.Shared.NextInt64(1, long.MaxValue);
+
+    /// <summary>
+    /// Whether the lease of work row <paramref name="alias"/> is free at <c>@now</c> for <c>@owner</c>: it ran out, or
+    /// another process took it and that process is gone. After a crash the restarted server (or another one) takes
+    /// the work back at once instead of when the lease runs out. Exactly-once does not rest on leases (a work row is
+    /// removed or marked in the same transaction as its outcome): they keep live processes from doing work twice.
+    /// </summary>
+    public abstract string LeaseFree(string alias);
+
+    /// <summary>
+    /// Makes sure other processes can see that this one is alive and holds its leases (PostgreSQL; one SQLite file
+    /// belongs to one process, so there every other owner is gone). Called before each claim.
+    /// </summary>
+    public virtual Task HoldLeasesAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
     /// The statement that leases up to <c>@max</c> due rows of a work table (queue entries, inflight actions)
-    /// until <c>@lease</c>, oldest first, skipping rows another process holds, and returns <paramref name="columns"/>.
+    /// until <c>@lease</c> for <c>@owner</c>, oldest first, skipping rows a live process holds, and returns
+    /// <paramref name="columns"/>.
     /// </summary>
     public abstract string ClaimDueSql(string table, string key, string orderBy, string columns);
 

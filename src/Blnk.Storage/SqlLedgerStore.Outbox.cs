@@ -105,6 +105,7 @@ public partial class SqlLedgerStore
     internal async Task<List<T>> ClaimRowsAsync<T>(string claimSql, int max, DateTime now, DateTime leaseUntil,
         Func<DbDataReader, T> read, CancellationToken cancellationToken)
     {
+        await dialect.HoldLeasesAsync(cancellationToken);
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
         var rows = new List<T>();
@@ -112,9 +113,7 @@ public partial class SqlLedgerStore
         {
             claim.Transaction = dbTransaction;
             claim.CommandText = claimSql;
-            dialect.AddTime(claim, "now", now);
-            dialect.AddTime(claim, "lease", leaseUntil);
-            SqlDialect.Add(claim, "max", max);
+            AddClaimParameters(claim, max, now, leaseUntil);
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -123,6 +122,15 @@ public partial class SqlLedgerStore
         }
         await dbTransaction.CommitAsync(cancellationToken);
         return rows;
+    }
+
+    /// <summary>The parameters of a claim statement: how many, now, the lease's end and its owner.</summary>
+    private void AddClaimParameters(DbCommand claim, int max, DateTime now, DateTime leaseUntil)
+    {
+        dialect.AddTime(claim, "now", now);
+        dialect.AddTime(claim, "lease", leaseUntil);
+        SqlDialect.Add(claim, "max", max);
+        SqlDialect.Add(claim, "owner", dialect.LeaseOwner);
     }
 
     /// <summary>
@@ -141,8 +149,9 @@ public partial class SqlLedgerStore
         var inOrder = sameEntityPending is null ? ""
             : $" AND NOT EXISTS (SELECT 1 FROM {table} p WHERE p.seq < o.seq AND {sameEntityPending})";
         command.CommandText = $"SELECT 1 FROM {table} o WHERE {pending} AND o.available_at <= @now " +
-            $"AND o.lease_until <= @now{inOrder} LIMIT 1";
+            $"AND {dialect.LeaseFree("o")}{inOrder} LIMIT 1";
         dialect.AddTime(command, "now", now);
+        SqlDialect.Add(command, "owner", dialect.LeaseOwner);
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 

@@ -285,6 +285,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         {
             return [];
         }
+        await dialect.HoldLeasesAsync(cancellationToken);
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
         var claimed = new List<(string EntryId, long Seq, string? GroupId)>();
@@ -293,9 +294,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
             claim.Transaction = dbTransaction;
             claim.CommandText = dialect.ClaimDueSql("transaction_queue", "transaction_id", "seq",
                 "transaction_id, seq, group_id");
-            dialect.AddTime(claim, "now", now);
-            dialect.AddTime(claim, "lease", leaseUntil);
-            SqlDialect.Add(claim, "max", max);
+            AddClaimParameters(claim, max, now, leaseUntil);
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {

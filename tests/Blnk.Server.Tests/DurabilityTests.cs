@@ -1,4 +1,5 @@
 using System.Net;
+using Blnk.Storage;
 using Blnk.TestSupport;
 
 namespace Blnk.Server.Tests;
@@ -47,6 +48,46 @@ public sealed class DurabilityTests
 
         var child = await api.WaitForReferenceAsync(reference + "_q", TimeSpan.FromSeconds(30));
         Assert.Equal(HttpStatusCode.OK, child.Status);
+        Assert.Equal("APPLIED", child.Str("status"));
+        Assert.Equal(70, await api.BalanceOfAsync(source));
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Queued_work_a_crashed_process_had_leased_is_applied_at_once_after_the_restart(string dialect)
+    {
+        var dataSource = await ServerFixture.NewDataSourceAsync(dialect);
+        await using var server = await ServerProcess.StartAsync(dataSource);
+        var api = new Api(server.Client);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 100);
+        var reference = "leased-" + Guid.NewGuid();
+        var due = DateTime.UtcNow.AddSeconds(2).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'",
+            System.Globalization.CultureInfo.InvariantCulture);
+        var scheduled = await api.PostAsync("transactions", new
+        {
+            precise_amount = 30, precision = 100, currency = "USD", reference, description = "d", source,
+            destination, scheduled_for = due,
+        });
+        Assert.Equal(HttpStatusCode.Created, scheduled.Status);
+        server.Kill();
+
+        // A process that leases the entry for a minute when it falls due, then dies with the lease held.
+        await using (var crashed = LedgerStoreFactory.Create(dataSource))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while ((await crashed.ClaimQueuedAsync(10, DateTime.UtcNow, DateTime.UtcNow.AddMinutes(1),
+                       CancellationToken.None)).Count == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the scheduled entry never fell due");
+                await Task.Delay(200);
+            }
+        }
+        await server.RestartAsync();
+
+        var child = await api.WaitForReferenceAsync(reference + "_q", TimeSpan.FromSeconds(20));
+        Assert.True(child.Status == HttpStatusCode.OK, "the dead process's lease held the entry back");
         Assert.Equal("APPLIED", child.Str("status"));
         Assert.Equal(70, await api.BalanceOfAsync(source));
     }

@@ -628,6 +628,33 @@ public sealed class LedgerStoreConformanceTests
 
     [Theory]
     [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task A_lease_whose_process_is_gone_is_free_at_once_while_a_live_process_keeps_its_own(
+        string dialect)
+    {
+        var (crashed, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(crashed);
+        var now = Now();
+        var queued = NewTransaction(source, destination, 1, TransactionStatus.Queued);
+        await InsertAsync(crashed, [queued], [new QueueEntry(queued.TransactionId, now.AddSeconds(-1))]);
+        Assert.Equal([queued], RowsOf(await crashed.ClaimQueuedAsync(10, now, now.AddSeconds(30), Ct)));
+
+        // Another process, the crashed one still alive: on PostgreSQL its lease holds; one SQLite file belongs to
+        // one process, so a second store on it is the restarted server and every other owner is gone.
+        await using var restarted = LedgerStoreFactory.Create(dataSource);
+        var whileAlive = await restarted.ClaimQueuedAsync(10, now.AddSeconds(1), now.AddSeconds(31), Ct);
+        Assert.Equal(dialect == TestStores.Postgres ? [] : [queued], RowsOf(whileAlive));
+
+        // Gone (on PostgreSQL its session ends with it): the entry is due again long before its lease runs out,
+        // and the restarted process's own lease then holds against itself.
+        await crashed.DisposeAsync();
+        var resumed = await restarted.ClaimQueuedAsync(10, now.AddSeconds(2), now.AddSeconds(32), Ct);
+        Assert.Equal(dialect == TestStores.Postgres ? [queued] : [], RowsOf(resumed));
+        Assert.Empty(await restarted.ClaimQueuedAsync(10, now.AddSeconds(3), now.AddSeconds(33), Ct));
+        Assert.Single(await restarted.ClaimQueuedAsync(10, now.AddSeconds(32), now.AddSeconds(62), Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
     public async Task ClaimQueued_returns_at_most_max_entries_oldest_first(string dialect)
     {
         await using var store = await TestStores.CreateAsync(dialect);

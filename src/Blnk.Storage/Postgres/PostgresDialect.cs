@@ -1,4 +1,5 @@
 using System.Data;
+using System.Diagnostics;
 using System.Data.Common;
 using System.Numerics;
 using Npgsql;
@@ -12,12 +13,20 @@ namespace Blnk.Storage.Postgres;
 /// Tables live in the schema <c>blnk</c>.
 /// </summary>
 public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSource writerDataSource,
-    NpgsqlDataSource lookupDataSource) : SqlDialect
+    NpgsqlDataSource lookupDataSource) : SqlDialect, IAsyncDisposable
 {
     public const string SchemaName = "blnk";
 
     /// <summary>Any constant: the key of the advisory lock that serialises migrations across processes.</summary>
     private const long MigrationLockKey = 0x626c6e6b;
+
+    /// <summary>A bigint advisory lock's key, as <c>pg_locks</c> (row <c>l</c>) shows it in two halves.</summary>
+    private const string AdvisoryKey = "((l.classid::bigint << 32) | l.objid::bigint)";
+
+    private static readonly TimeSpan LeaseCheckInterval = TimeSpan.FromSeconds(5);
+    private readonly SemaphoreSlim _leaseHolder = new(1, 1);
+    private NpgsqlConnection? _leaseConnection;
+    private long _leasesCheckedAt;
 
     public override string Name => "postgres";
 
@@ -80,9 +89,90 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
     public override string ClaimDueSql(string table, string key, string orderBy, string columns) =>
         ClaimDueSql(table, key, orderBy, columns, "TRUE");
 
+    /// <summary>
+    /// Another owner is alive while it holds the session advisory lock on its key (<see cref="HoldLeasesAsync"/>),
+    /// which PostgreSQL drops when that process or its connection dies. This process's own leases only run out.
+    /// </summary>
+    public override string LeaseFree(string alias) =>
+        $"({alias}.lease_until <= @now OR {alias}.lease_owner <> @owner AND {alias}.lease_owner NOT IN " +
+        $"(SELECT {AdvisoryKey} FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted))";
+
+    /// <summary>
+    /// Holds the session advisory lock on <see cref="SqlDialect.LeaseOwner"/> on a connection of its own for the
+    /// store's lifetime. Checked at most every few seconds (a claim waits for the check): a lost connection is
+    /// replaced and the lock taken again.
+    /// </summary>
+    public override async Task HoldLeasesAsync(CancellationToken cancellationToken)
+    {
+        if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _leasesCheckedAt)) < LeaseCheckInterval)
+        {
+            return;
+        }
+        await _leaseHolder.WaitAsync(cancellationToken);
+        try
+        {
+            if (Stopwatch.GetElapsedTime(_leasesCheckedAt) >= LeaseCheckInterval)
+            {
+                await TakeLeaseLockAsync(cancellationToken);
+                Interlocked.Exchange(ref _leasesCheckedAt, Stopwatch.GetTimestamp());
+            }
+        }
+        finally
+        {
+            _leaseHolder.Release();
+        }
+    }
+
+    /// <summary>Takes the lease lock unless this session already holds it; a broken connection is replaced.</summary>
+    private async Task TakeLeaseLockAsync(CancellationToken cancellationToken)
+    {
+        var takeUnlessHeld = $"SELECT pg_try_advisory_lock({LeaseOwner}) WHERE NOT EXISTS (SELECT 1 FROM pg_locks l " +
+            $"WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted " +
+            $"AND {AdvisoryKey} = {LeaseOwner})";
+        try
+        {
+            _leaseConnection ??= await dataSource.OpenConnectionAsync(cancellationToken);
+            await ExecuteAsync(_leaseConnection, takeUnlessHeld, cancellationToken);
+        }
+        catch (NpgsqlException)
+        {
+            // Lost (a restart of PostgreSQL, the network): a new session takes the lock; until then, and if the old
+            // session still holds it, this process's leases may look free to others, which costs repeated work only.
+            if (_leaseConnection is not null)
+            {
+                await _leaseConnection.DisposeAsync();
+                _leaseConnection = null;
+            }
+            _leaseConnection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await ExecuteAsync(_leaseConnection, takeUnlessHeld, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Releases the lease lock (its session would release it when it ends, but a pooled session outlives this call):
+    /// this process's leases are free from then on.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_leaseConnection is not null)
+        {
+            try
+            {
+                await ExecuteAsync(_leaseConnection, "SELECT pg_advisory_unlock_all()", CancellationToken.None);
+            }
+            catch (NpgsqlException)
+            {
+                // The session is gone, and its lock with it.
+            }
+            await _leaseConnection.DisposeAsync();
+        }
+        _leaseHolder.Dispose();
+    }
+
     protected override string ClaimDueSql(string table, string key, string orderBy, string columns, string filter) =>
-        $"UPDATE {table} q SET lease_until = @lease FROM (SELECT o.{key} FROM {table} o WHERE o.available_at <= @now " +
-        $"AND o.lease_until <= @now AND {filter} ORDER BY {orderBy} LIMIT @max FOR UPDATE SKIP LOCKED) c " +
+        $"UPDATE {table} q SET lease_until = @lease, lease_owner = @owner FROM (SELECT o.{key} FROM {table} o " +
+        $"WHERE o.available_at <= @now AND {LeaseFree("o")} AND {filter} ORDER BY {orderBy} LIMIT @max " +
+        "FOR UPDATE SKIP LOCKED) c " +
         $"WHERE q.{key} = c.{key} RETURNING " + string.Join(", ", columns.Split(", ").Select(column => "q." + column));
 
     public override async Task<IAsyncDisposable> LockForMigrationAsync(DbConnection connection,

@@ -30,6 +30,7 @@ public sealed class PostgresLedgerStore : SqlLedgerStore
 
     public override async ValueTask DisposeAsync()
     {
+        await ((PostgresDialect)SqlDialect).DisposeAsync();
         await _lookupDataSource.DisposeAsync();
         await _writerDataSource.DisposeAsync();
         await _dataSource.DisposeAsync();

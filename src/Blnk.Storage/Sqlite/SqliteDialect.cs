@@ -108,9 +108,13 @@ public sealed class SqliteDialect : SqlDialect
     public override string ClaimDueSql(string table, string key, string orderBy, string columns) =>
         ClaimDueSql(table, key, orderBy, columns, "1 = 1");
 
+    /// <summary>One SQLite file belongs to one server process: a lease another owner took is a dead process's.</summary>
+    public override string LeaseFree(string alias) =>
+        $"({alias}.lease_until <= @now OR {alias}.lease_owner <> @owner)";
+
     protected override string ClaimDueSql(string table, string key, string orderBy, string columns, string filter) =>
-        $"UPDATE {table} SET lease_until = @lease WHERE {key} IN (SELECT o.{key} FROM {table} o " +
-        $"WHERE o.available_at <= @now AND o.lease_until <= @now AND {filter} ORDER BY {orderBy} LIMIT @max) " +
+        $"UPDATE {table} SET lease_until = @lease, lease_owner = @owner WHERE {key} IN (SELECT o.{key} FROM {table} o " +
+        $"WHERE o.available_at <= @now AND {LeaseFree("o")} AND {filter} ORDER BY {orderBy} LIMIT @max) " +
         $"RETURNING {columns}";
 
     /// <summary>Each migration script runs under BEGIN IMMEDIATE, which already excludes other writers.</summary>
