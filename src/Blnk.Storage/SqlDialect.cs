@@ -77,6 +77,13 @@ public abstract class SqlDialect
     /// </summary>
     public virtual Task HoldLeasesAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>Binds what <see cref="LeaseFree"/> reads besides <c>@now</c>: this store's <c>@owner</c>.</summary>
+    public virtual Task AddLeaseOwnersAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        Add(command, "owner", LeaseOwner);
+        return Task.CompletedTask;
+    }
+
     /// <summary>
     /// The statement that leases up to <c>@max</c> due rows of a work table (queue entries, inflight actions)
     /// until <c>@lease</c> for <c>@owner</c>, oldest first, skipping rows a live process holds, and returns

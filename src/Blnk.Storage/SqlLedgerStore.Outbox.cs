@@ -113,7 +113,7 @@ public partial class SqlLedgerStore
         {
             claim.Transaction = dbTransaction;
             claim.CommandText = claimSql;
-            AddClaimParameters(claim, max, now, leaseUntil);
+            await AddClaimParametersAsync(claim, max, now, leaseUntil, cancellationToken);
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -124,13 +124,14 @@ public partial class SqlLedgerStore
         return rows;
     }
 
-    /// <summary>The parameters of a claim statement: how many, now, the lease's end and its owner.</summary>
-    private void AddClaimParameters(DbCommand claim, int max, DateTime now, DateTime leaseUntil)
+    /// <summary>The parameters of a claim statement: how many, now, the lease's end and its owners.</summary>
+    private async Task AddClaimParametersAsync(DbCommand claim, int max, DateTime now, DateTime leaseUntil,
+        CancellationToken cancellationToken)
     {
         dialect.AddTime(claim, "now", now);
         dialect.AddTime(claim, "lease", leaseUntil);
         SqlDialect.Add(claim, "max", max);
-        SqlDialect.Add(claim, "owner", dialect.LeaseOwner);
+        await dialect.AddLeaseOwnersAsync(claim, cancellationToken);
     }
 
     /// <summary>
@@ -151,7 +152,7 @@ public partial class SqlLedgerStore
         command.CommandText = $"SELECT 1 FROM {table} o WHERE {pending} AND o.available_at <= @now " +
             $"AND {dialect.LeaseFree("o")}{inOrder} LIMIT 1";
         dialect.AddTime(command, "now", now);
-        SqlDialect.Add(command, "owner", dialect.LeaseOwner);
+        await dialect.AddLeaseOwnersAsync(command, cancellationToken);
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 

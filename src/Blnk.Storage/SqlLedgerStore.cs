@@ -294,7 +294,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
             claim.Transaction = dbTransaction;
             claim.CommandText = dialect.ClaimDueSql("transaction_queue", "transaction_id", "seq",
                 "transaction_id, seq, group_id");
-            AddClaimParameters(claim, max, now, leaseUntil);
+            await AddClaimParametersAsync(claim, max, now, leaseUntil, cancellationToken);
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {

@@ -1,6 +1,6 @@
 using System.Data;
-using System.Diagnostics;
 using System.Data.Common;
+using System.Diagnostics;
 using System.Numerics;
 using Npgsql;
 using NpgsqlTypes;
@@ -91,11 +91,26 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
 
     /// <summary>
     /// Another owner is alive while it holds the session advisory lock on its key (<see cref="HoldLeasesAsync"/>),
-    /// which PostgreSQL drops when that process or its connection dies. This process's own leases only run out.
+    /// which PostgreSQL drops when that process or its connection dies; <c>@live</c> are the keys held just before
+    /// the statement (<see cref="AddLeaseOwnersAsync"/>). This process's own leases only run out.
     /// </summary>
     public override string LeaseFree(string alias) =>
-        $"({alias}.lease_until <= @now OR {alias}.lease_owner <> @owner AND {alias}.lease_owner NOT IN " +
-        $"(SELECT {AdvisoryKey} FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted))";
+        $"({alias}.lease_until <= @now OR {alias}.lease_owner <> @owner AND {alias}.lease_owner <> ALL(@live))";
+
+    /// <summary>
+    /// Also binds <c>@live</c>, read from <c>pg_locks</c> in a statement of its own on the command's connection, so
+    /// that the work statement's plan stays that of a plain filter.
+    /// </summary>
+    public override async Task AddLeaseOwnersAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        await base.AddLeaseOwnersAsync(command, cancellationToken);
+        await using var live = command.Connection!.CreateCommand();
+        live.Transaction = command.Transaction;
+        live.CommandText = $"SELECT COALESCE(array_agg({AdvisoryKey}), '{{}}') FROM pg_locks l " +
+            "WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted";
+        var keys = (long[])(await live.ExecuteScalarAsync(cancellationToken))!;
+        command.Parameters.Add(new NpgsqlParameter<long[]>("live", keys));
+    }
 
     /// <summary>
     /// Holds the session advisory lock on <see cref="SqlDialect.LeaseOwner"/> on a connection of its own for the
@@ -127,25 +142,25 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
     private async Task TakeLeaseLockAsync(CancellationToken cancellationToken)
     {
         var takeUnlessHeld = $"SELECT pg_try_advisory_lock({LeaseOwner}) WHERE NOT EXISTS (SELECT 1 FROM pg_locks l " +
-            $"WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted " +
+            "WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted " +
             $"AND {AdvisoryKey} = {LeaseOwner})";
-        try
+        if (_leaseConnection is not null)
         {
-            _leaseConnection ??= await dataSource.OpenConnectionAsync(cancellationToken);
-            await ExecuteAsync(_leaseConnection, takeUnlessHeld, cancellationToken);
-        }
-        catch (NpgsqlException)
-        {
-            // Lost (a restart of PostgreSQL, the network): a new session takes the lock; until then, and if the old
-            // session still holds it, this process's leases may look free to others, which costs repeated work only.
-            if (_leaseConnection is not null)
+            try
             {
+                await ExecuteAsync(_leaseConnection, takeUnlessHeld, cancellationToken);
+                return;
+            }
+            catch (NpgsqlException)
+            {
+                // Lost (a restart of PostgreSQL, the network): until a new session holds the lock (the old one may
+                // still), this process's leases may look free to others, which costs repeated work only.
                 await _leaseConnection.DisposeAsync();
                 _leaseConnection = null;
             }
-            _leaseConnection = await dataSource.OpenConnectionAsync(cancellationToken);
-            await ExecuteAsync(_leaseConnection, takeUnlessHeld, cancellationToken);
         }
+        _leaseConnection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await ExecuteAsync(_leaseConnection, takeUnlessHeld, cancellationToken);
     }
 
     /// <summary>
