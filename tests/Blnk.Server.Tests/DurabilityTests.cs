@@ -30,18 +30,7 @@ public sealed class DurabilityTests
     {
         await using var server = await ServerProcess.StartAsync(await ServerFixture.NewDataSourceAsync(dialect));
         var api = new Api(server.Client);
-        var source = await api.CreateBalanceAsync();
-        var destination = await api.CreateBalanceAsync();
-        await api.FundAsync(source, 100);
-        var reference = "crash-" + Guid.NewGuid();
-        var due = DateTime.UtcNow.AddSeconds(4).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'",
-            System.Globalization.CultureInfo.InvariantCulture);
-        var scheduled = await api.PostAsync("transactions", new
-        {
-            precise_amount = 30, precision = 100, currency = "USD", reference, description = "d", source,
-            destination, scheduled_for = due,
-        });
-        Assert.Equal(HttpStatusCode.Created, scheduled.Status);
+        var (source, reference) = await ScheduleTransferAsync(api, TimeSpan.FromSeconds(4));
 
         server.Kill();
         await server.RestartAsync();
@@ -59,18 +48,7 @@ public sealed class DurabilityTests
         var dataSource = await ServerFixture.NewDataSourceAsync(dialect);
         await using var server = await ServerProcess.StartAsync(dataSource);
         var api = new Api(server.Client);
-        var source = await api.CreateBalanceAsync();
-        var destination = await api.CreateBalanceAsync();
-        await api.FundAsync(source, 100);
-        var reference = "leased-" + Guid.NewGuid();
-        var due = DateTime.UtcNow.AddSeconds(2).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'",
-            System.Globalization.CultureInfo.InvariantCulture);
-        var scheduled = await api.PostAsync("transactions", new
-        {
-            precise_amount = 30, precision = 100, currency = "USD", reference, description = "d", source,
-            destination, scheduled_for = due,
-        });
-        Assert.Equal(HttpStatusCode.Created, scheduled.Status);
+        var (source, reference) = await ScheduleTransferAsync(api, TimeSpan.FromSeconds(2));
         server.Kill();
 
         // A process that leases the entry for a minute when it falls due, then dies with the lease held.
@@ -125,5 +103,23 @@ public sealed class DurabilityTests
             total += (long)await api.BalanceOfAsync(balance);
         }
         Assert.Equal(4_000_000, total);
+    }
+
+    /// <summary>A source funded with 100, and a transfer of 30 from it due <paramref name="dueIn"/> from now.</summary>
+    private static async Task<(string Source, string Reference)> ScheduleTransferAsync(Api api, TimeSpan dueIn)
+    {
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 100);
+        var reference = "scheduled-" + Guid.NewGuid();
+        var due = DateTime.UtcNow.Add(dueIn).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'",
+            System.Globalization.CultureInfo.InvariantCulture);
+        var scheduled = await api.PostAsync("transactions", new
+        {
+            precise_amount = 30, precision = 100, currency = "USD", reference, description = "d", source,
+            destination, scheduled_for = due,
+        });
+        Assert.Equal(HttpStatusCode.Created, scheduled.Status);
+        return (source, reference);
     }
 }
