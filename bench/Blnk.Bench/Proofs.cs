@@ -81,7 +81,7 @@ internal sealed class Proofs(ProofOptions options)
                     var n = Interlocked.Increment(ref sent);
                     var duplicateOf = n % 50 == 0 ? Volatile.Read(ref lastAcked) : null;
                     var unknown = n % 50 == 1;
-                    var (source, destination) = Pick(TightBalances);
+                    var (source, destination) = Workloads.RandomPair(TightBalances);
                     var cents = Random.Shared.NextInt64(1, TightAmountCentsMax + 1);
                     var (sequence, reference) = book.NextReference();
                     var body = Ledger.TransferBody(cents, book.Currency, duplicateOf ?? reference,
@@ -116,7 +116,7 @@ internal sealed class Proofs(ProofOptions options)
             Workloads.Tallied(result, tally);
             var storedRefusals = await CountStoredAsync(first.Api, refused);
             await Verifier(first.Api).VerifyAsync(result, book,
-                ack => StoredAsync(apis[ack.Sequence % 2], ack, book, ""),
+                ack => Workloads.StoredAsync(apis[ack.Sequence % 2], ack, book, ""),
                 "references APPLIED as sent, read from either process", (states, _, problems) =>
                 {
                     var lowest = states.Min(state => state.Balance);
@@ -189,7 +189,7 @@ internal sealed class Proofs(ProofOptions options)
             var rejected = queued ? await SettleQueuedAsync(first.Api, book, accepted) : refusals.Funds;
             var (outcome, refusal) = queued ? ("applied", "rejected by the queue") : ("answered 201", "refused");
             await Verifier(first.Api).VerifyAsync(result, book,
-                ack => StoredAsync(first.Api, ack, book, queued ? "_q" : ""),
+                ack => Workloads.StoredAsync(first.Api, ack, book, queued ? "_q" : ""),
                 queued ? "references_q APPLIED as sent" : "references APPLIED as sent", (states, _, problems) =>
                 {
                     var applied = book.Acks().Count;
@@ -229,7 +229,7 @@ internal sealed class Proofs(ProofOptions options)
                     while (!stopping.IsCancellationRequested)
                     {
                         var queued = Interlocked.Increment(ref sent) % 2 == 0;
-                        var (source, destination) = Pick(CrashBalances);
+                        var (source, destination) = Workloads.RandomPair(CrashBalances);
                         var (sequence, reference) = book.NextReference();
                         var ack = new Ack(sequence, reference, source, destination,
                             Random.Shared.NextInt64(1, CrashAmountCentsMax + 1));
@@ -283,7 +283,8 @@ internal sealed class Proofs(ProofOptions options)
             await WaitUntilSettledAsync(server.Api, book);
             result.Metrics["queued_drained_after_restart_s"] = Stopwatch.GetElapsedTime(draining).TotalSeconds;
             await Verifier(server.Api).VerifyAsync(result, book,
-                ack => StoredAsync(server.Api, ack, book, queuedReferences.ContainsKey(ack.Reference) ? "_q" : ""),
+                ack => Workloads.StoredAsync(server.Api, ack, book,
+                    queuedReferences.ContainsKey(ack.Reference) ? "_q" : ""),
                 "acknowledged references (queued ones' _q) APPLIED as sent after the restart", (_, _, _) =>
                     string.Create(CultureInfo.InvariantCulture,
                         $"killed after {killAfter.TotalSeconds:F0} s: {tally.Ok:N0} acknowledged ({queuedReferences.Count:N0} queued, all applied after the restart), {unanswered.Count:N0} unanswered of which {storedUnanswered:N0} stored whole and counted"));
@@ -340,14 +341,6 @@ internal sealed class Proofs(ProofOptions options)
             }
             await Task.Delay(250);
         }
-    }
-
-    private static async Task<string?> StoredAsync(Ledger api, Ack ack, Book book, string suffix)
-    {
-        var path = "/transactions/reference/" + ack.Reference + suffix;
-        var reply = await api.GetAsync(path);
-        var problem = reply.Status != 200 ? $"{reply.Status} {reply.Text}" : Workloads.Mismatch(reply.Body, ack, book);
-        return problem is null ? null : $"GET {path} -> {problem}";
     }
 
     private static async Task<int> CountStoredAsync(Ledger api, IEnumerable<string> references)
@@ -409,12 +402,6 @@ internal sealed class Proofs(ProofOptions options)
         {
             problems.Add(problem);
         }
-    }
-
-    private static (int, int) Pick(int balances)
-    {
-        var source = Random.Shared.Next(balances);
-        return (source, (source + 1 + Random.Shared.Next(balances - 1)) % balances);
     }
 
     private Task<ServerUnderTest> StartServerAsync(string name) =>

@@ -53,11 +53,13 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         _done.AddRange(results);
     }
 
-    private (int, int) Uniform()
+    private (int, int) Uniform() => RandomPair(options.Balances);
+
+    /// <summary>Two different balances of <paramref name="balances"/>, uniformly at random.</summary>
+    internal static (int, int) RandomPair(int balances)
     {
-        var source = Random.Shared.Next(options.Balances);
-        var destination = (source + 1 + Random.Shared.Next(options.Balances - 1)) % options.Balances;
-        return (source, destination);
+        var source = Random.Shared.Next(balances);
+        return (source, (source + 1 + Random.Shared.Next(balances - 1)) % balances);
     }
 
     private (int, int) HotSource() => (0, 1 + Random.Shared.Next(options.Balances - 1));
@@ -563,13 +565,20 @@ internal sealed class Workloads(Ledger api, RunOptions options)
     /// sample) reads back APPLIED with its amount, source and destination.
     /// </summary>
     private Task VerifyAsync(WorkloadResult result, Book book, string suffix) =>
-        VerifyAsync(result, book, async ack =>
-        {
-            var path = "/transactions/reference/" + ack.Reference + suffix;
-            var reply = await api.GetAsync(path);
-            var problem = reply.Status != 200 ? $"{reply.Status} {reply.Text}" : Mismatch(reply.Body, ack, book);
-            return problem is null ? null : $"GET {path} -> {problem}";
-        }, $"references{suffix} APPLIED as sent", null);
+        VerifyAsync(result, book, ack => StoredAsync(api, ack, book, suffix), $"references{suffix} APPLIED as sent",
+            null);
+
+    /// <summary>
+    /// The acknowledged transfer read back by its reference (plus <paramref name="suffix"/>) from
+    /// <paramref name="server"/>: null when it is stored APPLIED as sent, else what is wrong.
+    /// </summary>
+    internal static async Task<string?> StoredAsync(Ledger server, Ack ack, Book book, string suffix)
+    {
+        var path = "/transactions/reference/" + ack.Reference + suffix;
+        var reply = await server.GetAsync(path);
+        var problem = reply.Status != 200 ? $"{reply.Status} {reply.Text}" : Mismatch(reply.Body, ack, book);
+        return problem is null ? null : $"GET {path} -> {problem}";
+    }
 
     /// <summary>
     /// The checks above with the per-transfer check as <c>stored</c> (a sampled acknowledgement against what the
@@ -637,7 +646,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         Console.WriteLine($"[{Label(result.Workload)}] verification {result.Verification}");
     }
 
-    internal static string? Mismatch(byte[] body, Ack ack, Book book, string expectedStatus = "APPLIED")
+    private static string? Mismatch(byte[] body, Ack ack, Book book, string expectedStatus = "APPLIED")
     {
         using var document = JsonDocument.Parse(body);
         var root = document.RootElement;
