@@ -7,7 +7,7 @@ namespace Blnk.Storage;
 /// What differs between the two databases: how values are written and read, how a write
 /// transaction starts, and the few statements whose SQL is not shared.
 /// </summary>
-public abstract class SqlDialect
+public abstract class SqlDialect : IAsyncDisposable
 {
     public abstract string Name { get; }
 
@@ -76,6 +76,13 @@ public abstract class SqlDialect
     /// belongs to one process, so there every other owner is gone). Called before each claim.
     /// </summary>
     public virtual Task HoldLeasesAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Releases what the dialect holds for the store's lifetime (PostgreSQL: the lease lock's session).</summary>
+    public virtual ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>Binds what <see cref="LeaseFree"/> reads besides <c>@now</c>: this store's <c>@owner</c>.</summary>
     public virtual Task AddLeaseOwnersAsync(DbCommand command, CancellationToken cancellationToken)

@@ -105,7 +105,6 @@ public partial class SqlLedgerStore
     internal async Task<List<T>> ClaimRowsAsync<T>(string claimSql, int max, DateTime now, DateTime leaseUntil,
         Func<DbDataReader, T> read, CancellationToken cancellationToken)
     {
-        await dialect.HoldLeasesAsync(cancellationToken);
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
         var rows = new List<T>();
@@ -124,10 +123,14 @@ public partial class SqlLedgerStore
         return rows;
     }
 
-    /// <summary>The parameters of a claim statement: how many, now, the lease's end and its owners.</summary>
+    /// <summary>
+    /// The parameters of a claim statement: how many, now, the lease's end and its owners, once this process is seen
+    /// to hold its leases (<see cref="SqlDialect.HoldLeasesAsync"/>).
+    /// </summary>
     private async Task AddClaimParametersAsync(DbCommand claim, int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken)
     {
+        await dialect.HoldLeasesAsync(cancellationToken);
         dialect.AddTime(claim, "now", now);
         dialect.AddTime(claim, "lease", leaseUntil);
         SqlDialect.Add(claim, "max", max);

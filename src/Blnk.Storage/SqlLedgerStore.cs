@@ -285,7 +285,6 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         {
             return [];
         }
-        await dialect.HoldLeasesAsync(cancellationToken);
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
         var claimed = new List<(string EntryId, long Seq, string? GroupId)>();
@@ -385,7 +384,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
     public virtual ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
-        return ValueTask.CompletedTask;
+        return dialect.DisposeAsync();
     }
 
     internal Balance ReadBalance(DbDataReader reader) => new()

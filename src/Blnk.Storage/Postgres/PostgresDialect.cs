@@ -13,7 +13,7 @@ namespace Blnk.Storage.Postgres;
 /// Tables live in the schema <c>blnk</c>.
 /// </summary>
 public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSource writerDataSource,
-    NpgsqlDataSource lookupDataSource) : SqlDialect, IAsyncDisposable
+    NpgsqlDataSource lookupDataSource) : SqlDialect
 {
     public const string SchemaName = "blnk";
 
@@ -167,7 +167,7 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
     /// Releases the lease lock (its session would release it when it ends, but a pooled session outlives this call):
     /// this process's leases are free from then on.
     /// </summary>
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         if (_leaseConnection is not null)
         {
@@ -182,6 +182,7 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
             await _leaseConnection.DisposeAsync();
         }
         _leaseHolder.Dispose();
+        await base.DisposeAsync();
     }
 
     protected override string ClaimDueSql(string table, string key, string orderBy, string columns, string filter) =>

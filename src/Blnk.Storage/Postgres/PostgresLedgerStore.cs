@@ -30,10 +30,9 @@ public sealed class PostgresLedgerStore : SqlLedgerStore
 
     public override async ValueTask DisposeAsync()
     {
-        await ((PostgresDialect)SqlDialect).DisposeAsync();
+        await base.DisposeAsync(); // the dialect's lease session first, while its pool is still open
         await _lookupDataSource.DisposeAsync();
         await _writerDataSource.DisposeAsync();
         await _dataSource.DisposeAsync();
-        await base.DisposeAsync();
     }
 }
