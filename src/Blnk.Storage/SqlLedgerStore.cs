@@ -226,18 +226,23 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         return identities.Count > 0 ? identities[0] : null;
     }
 
+    /// <summary>
+    /// The QUEUED rows of balance <c>@id</c> still waiting: a row is waiting while its own queue entry, or its atomic
+    /// group's single entry, is there. With <c>group_id</c> indexed (migration 0006) neither half has to read the
+    /// whole queue, so a backlog on other balances does not slow the read. Scheduled rows are not counted, as in
+    /// Blnk.
+    /// </summary>
+    internal const string QueuedAmountsSql =
+        "SELECT t.source, t.destination, t.precise_amount FROM transaction_queue q " +
+        "JOIN transactions t ON t.transaction_id = q.transaction_id " +
+        "WHERE t.status = 'QUEUED' AND (t.source = @id OR t.destination = @id) UNION ALL " +
+        "SELECT t.source, t.destination, t.precise_amount FROM transaction_queue q " +
+        "JOIN transactions t ON t.parent_transaction = q.group_id WHERE t.transaction_id <> q.transaction_id " +
+        "AND t.status = 'QUEUED' AND (t.source = @id OR t.destination = @id)";
+
     public async Task<QueuedAmounts> GetQueuedAmountsAsync(string balanceId, CancellationToken cancellationToken)
     {
-        var rows = await QueryAsync(
-            // Driven by the (small) queue: a row is still queued while its own entry, or its atomic group's
-            // single entry, is there. Scheduled rows are not counted, as in Blnk.
-            "SELECT t.source, t.destination, t.precise_amount FROM transaction_queue q " +
-            "JOIN transactions t ON t.transaction_id = q.transaction_id " +
-            "WHERE t.status = 'QUEUED' AND (t.source = @id OR t.destination = @id) UNION ALL " +
-            "SELECT t.source, t.destination, t.precise_amount FROM transaction_queue q " +
-            "JOIN transactions t ON t.parent_transaction = q.group_id WHERE t.transaction_id <> q.transaction_id " +
-            "AND t.status = 'QUEUED' AND (t.source = @id OR t.destination = @id)",
-            command => SqlDialect.Add(command, "id", balanceId),
+        var rows = await QueryAsync(QueuedAmountsSql, command => SqlDialect.Add(command, "id", balanceId),
             reader => (Source: reader.GetString(0), Destination: reader.GetString(1),
                 Amount: dialect.ReadAmount(reader, 2)),
             cancellationToken);

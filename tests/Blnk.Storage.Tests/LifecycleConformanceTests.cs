@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Numerics;
 using Blnk.Core.Transactions;
 using Blnk.TestSupport;
@@ -180,6 +181,77 @@ public sealed class LifecycleConformanceTests
         var entry = Assert.Single(claimed);
         Assert.Equal(legs[0].TransactionId, entry.EntryId);
         Assert.Equal(legs, entry.Rows);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Queued_sums_of_one_balance_do_not_read_the_whole_queue(string dialect)
+    {
+        var (store, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
+        await using var _ = store;
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var now = Now();
+        // A backlog as a busy ledger has one: on many other balances, plain entries and atomic groups.
+        for (var pair = 0; pair < 40; pair++)
+        {
+            var (busySource, busyDestination) = await CreateTwoBalancesAsync(store);
+            var plain = Enumerable.Range(0, 40)
+                .Select(_ => NewTransaction(busySource, busyDestination, 1, TransactionStatus.Queued)).ToList();
+            var groups = Enumerable.Range(0, 10).Select(group => $"txn_busy_{pair}_{group}").ToList();
+            var grouped = groups.SelectMany(group => Enumerable.Range(0, 2).Select(_ =>
+                NewTransaction(busySource, busyDestination, 1, TransactionStatus.Queued)
+                    with { ParentTransaction = group })).ToList();
+            await InsertAsync(store, [.. plain, .. grouped],
+            [
+                .. plain.Select(row => new QueueEntry(row.TransactionId, now)),
+                .. groups.Select((group, index) => new QueueEntry(grouped[2 * index].TransactionId, now, group)),
+            ]);
+        }
+        var legs = Enumerable.Range(1, 3).Select(i => NewTransaction(source, destination, i, TransactionStatus.Queued)
+            with { ParentTransaction = "txn_group_parent" }).ToList();
+        await InsertAsync(store, legs, [new QueueEntry(legs[0].TransactionId, now, "txn_group_parent")]);
+        await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
+        await using (var analyze = connection.CreateCommand())
+        {
+            analyze.CommandText = "ANALYZE";
+            await analyze.ExecuteNonQueryAsync(Ct);
+        }
+
+        var plan = await QueryPlanAsync(connection, dialect, SqlLedgerStore.QueuedAmountsSql, source);
+
+        // A backlog on other balances must not make each with_queued read slower: without an index on the
+        // group, every such read went through the whole queue.
+        Assert.DoesNotContain(plan, step => dialect == TestStores.Sqlite
+            ? step.StartsWith("SCAN ", StringComparison.Ordinal)
+            : step.Contains("Seq Scan", StringComparison.Ordinal));
+        Assert.Equal(new QueuedAmounts(6, 0), await store.GetQueuedAmountsAsync(source, Ct));
+    }
+
+    /// <summary>The steps of the plan each database makes for <paramref name="sql"/> with <c>@id</c> set.</summary>
+    private static async Task<List<string>> QueryPlanAsync(DbConnection connection, string dialect, string sql,
+        string id)
+    {
+        await using var command = connection.CreateCommand();
+        if (dialect == TestStores.Sqlite)
+        {
+            command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "id";
+            parameter.Value = id;
+            command.Parameters.Add(parameter);
+        }
+        else
+        {
+            // EXPLAIN takes no bound parameters: the id (made by the test, no quotes in it) goes in as a literal.
+            command.CommandText = "EXPLAIN " + sql.Replace("@id", $"'{id}'", StringComparison.Ordinal);
+        }
+        var steps = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct))
+        {
+            steps.Add(reader.GetString(reader.FieldCount - 1).Trim());
+        }
+        return steps;
     }
 
     private static TransactionRecord Child(TransactionRecord parent, BigInteger amount, string status) =>
