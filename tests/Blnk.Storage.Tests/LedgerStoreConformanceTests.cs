@@ -447,6 +447,25 @@ public sealed class LedgerStoreConformanceTests
 
     [Theory]
     [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task A_batch_read_finds_stored_references_whatever_characters_they_hold(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        string[] storedReferences = ["ref \"quoted\", then \\ and ]", "[\"ref_a\",\"ref_b\"]", "réf ✓ 払い @id'; --"];
+        await InsertAsync(store, [.. storedReferences.Select(reference =>
+            NewTransaction(source, destination, 1, reference: reference))]);
+
+        await using var batch = await store.BeginWriteBatchAsync(Ct);
+        var reads = await batch.ReadAsync(new BatchReadRequest([source], [],
+            [.. storedReferences, "ref_a", "ref_b", "ref \"quoted\""], [], [], [], Now()), Ct);
+
+        Assert.Equal(storedReferences.Order(StringComparer.Ordinal),
+            reads.ExistingReferences.Order(StringComparer.Ordinal));
+        Assert.Equal([source], reads.Balances.Keys);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
     public async Task One_read_of_a_batch_finds_its_holds_and_locks_their_balances_with_the_named_ones(string dialect)
     {
         var (store, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
