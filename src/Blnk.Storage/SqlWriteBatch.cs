@@ -146,7 +146,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
 
     public Task ScheduleInflightActionsAsync(IReadOnlyList<InflightActionEntry> actions,
         CancellationToken cancellationToken) =>
-        WriteEachAsync(ScheduleActionSql, actions, store.AddInflightActionParameters, null, cancellationToken);
+        pipeline.WriteEachAsync(ScheduleActionSql, actions, store.AddInflightActionParameters, null, cancellationToken);
 
     public Task UpdateBalancesAsync(IReadOnlyCollection<BalanceWrite> writes, CancellationToken cancellationToken)
     {
@@ -170,7 +170,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
 
     public Task AppendLineageWorkAsync(IReadOnlyList<LineageWork> work, DateTime now,
         CancellationToken cancellationToken) =>
-        WriteEachAsync(InsertLineageWorkSql, work, (command, item) =>
+        pipeline.WriteEachAsync(InsertLineageWorkSql, work, (command, item) =>
         {
             SqlDialect.Add(command, "id", item.TransactionId);
             SqlDialect.Add(command, "type", item.Type);
@@ -209,7 +209,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
     public async Task SettleLineageAsync(IReadOnlyList<LineageSettlement> settlements,
         CancellationToken cancellationToken)
     {
-        await WriteEachAsync(InsertLineageMappingSql,
+        await pipeline.WriteEachAsync(InsertLineageMappingSql,
             [.. settlements.SelectMany(settlement => settlement.Mappings)], (command, mapping) =>
             {
                 SqlDialect.Add(command, "balance", mapping.BalanceId);
@@ -293,7 +293,8 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         }
         if (_dialect.BulkWriter is not { } bulk)
         {
-            await WriteEachAsync(sql, items, bind, eachCheck, cancellationToken);
+            // One statement per item: the dialect has no set-based form of it.
+            await pipeline.WriteEachAsync(sql, items, bind, eachCheck, cancellationToken);
             return;
         }
         var command = pipeline.CreateCommand();
@@ -301,18 +302,6 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         await pipeline.WriteAsync(command, bulkCheck, cancellationToken);
     }
 
-    /// <summary>One statement per item (the dialect has no set-based form of it).</summary>
-    private async Task WriteEachAsync<T>(string sql, IEnumerable<T> items, Action<DbCommand, T> bind,
-        Func<DbDataReader, Task>? check, CancellationToken cancellationToken)
-    {
-        foreach (var item in items)
-        {
-            var command = pipeline.CreateCommand();
-            command.CommandText = sql;
-            bind(command, item);
-            await pipeline.WriteAsync(command, check, cancellationToken);
-        }
-    }
 
     /// <summary>Runs one read built by <paramref name="build"/> and returns what it filled.</summary>
     private async Task<T> RunAsync<T>(Func<List<(DbCommand, Func<DbDataReader, Task>)>, T> build,

@@ -92,6 +92,39 @@ internal sealed class StatementPipeline : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// One statement written once per item. Where statements run at once, one command serves every item, so the
+    /// statement is compiled once: on SQLite a new command per row compiled it each time (a 22-column insert took
+    /// 25 µs a row that way against 15 µs; docs/performance.md).
+    /// </summary>
+    public async Task WriteEachAsync<T>(string sql, IEnumerable<T> items, Action<DbCommand, T> bind,
+        Func<DbDataReader, Task>? check, CancellationToken cancellationToken)
+    {
+        if (Defers)
+        {
+            foreach (var item in items)
+            {
+                var deferred = CreateCommand();
+                deferred.CommandText = sql;
+                bind(deferred, item);
+                await WriteAsync(deferred, check, cancellationToken);
+            }
+            return;
+        }
+        await using var command = CreateCommand();
+        command.CommandText = sql;
+        foreach (var item in items)
+        {
+            command.Parameters.Clear();
+            bind(command, item);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (check is not null)
+            {
+                await check(reader);
+            }
+        }
+    }
+
     /// <summary>Runs the reads (after any deferred writes), each handing its result to its reader.</summary>
     public async Task ReadAsync(IReadOnlyList<(DbCommand Command, Func<DbDataReader, Task> Read)> reads,
         CancellationToken cancellationToken)

@@ -242,6 +242,28 @@ public sealed class LedgerStoreConformanceTests
 
     [Theory]
     [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Rows_written_in_one_batch_each_keep_their_own_fields(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var full = NewTransaction(source, destination, 7) with
+        {
+            ParentTransaction = "txn_parent", EffectiveDate = Now().AddDays(-1), ScheduledFor = Now().AddDays(1),
+            InflightExpiryDate = Now().AddHours(1), MetaDataJson = """{"invoice": 42}""", AllowOverdraft = true,
+        };
+        var bare = NewTransaction(destination, source, 3);
+
+        // A statement reused for the next row (SQLite) must not carry the previous row's values into it.
+        await InsertAsync(store, [full, bare, full with { TransactionId = "txn_third", Reference = "ref_third" }]);
+
+        Assert.Equal(full, await store.GetTransactionAsync(full.TransactionId, Ct));
+        Assert.Equal(bare, await store.GetTransactionAsync(bare.TransactionId, Ct));
+        Assert.Equal(full with { TransactionId = "txn_third", Reference = "ref_third" },
+            await store.GetTransactionAsync("txn_third", Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
     public async Task Write_batch_changes_become_visible_on_commit(string dialect)
     {
         await using var store = await TestStores.CreateAsync(dialect);
