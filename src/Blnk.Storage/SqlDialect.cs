@@ -148,10 +148,15 @@ public abstract class SqlDialect : IAsyncDisposable
     /// </summary>
     public virtual IBulkWriter? BulkWriter => null;
 
+    /// <summary>
+    /// Adds parameter <c>@<paramref name="name"/></c>. The name carries its <c>@</c> as the statement does:
+    /// Microsoft.Data.Sqlite first looks a bare name up as written, fails, and searches again with each prefix,
+    /// every search a linear scan of the statement's names (~8 % of the server's CPU at SQLite W2 before).
+    /// </summary>
     public static void Add(DbCommand command, string name, object? value)
     {
         var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
+        parameter.ParameterName = "@" + name;
         parameter.Value = value ?? DBNull.Value;
         command.Parameters.Add(parameter);
     }
