@@ -302,7 +302,6 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         await pipeline.WriteAsync(command, bulkCheck, cancellationToken);
     }
 
-
     /// <summary>Runs one read built by <paramref name="build"/> and returns what it filled.</summary>
     private async Task<T> RunAsync<T>(Func<List<(DbCommand, Func<DbDataReader, Task>)>, T> build,
         CancellationToken cancellationToken)

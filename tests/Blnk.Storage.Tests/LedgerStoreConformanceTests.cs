@@ -473,7 +473,8 @@ public sealed class LedgerStoreConformanceTests
     {
         await using var store = await TestStores.CreateAsync(dialect);
         var (source, destination) = await CreateTwoBalancesAsync(store);
-        string[] storedReferences = ["ref \"quoted\", then \\ and ]", "[\"ref_a\",\"ref_b\"]", "réf ✓ 払い @id'; --"];
+        string[] storedReferences =
+            ["ref \"quoted\", then \\ and ]", "[\"ref_a\",\"ref_b\"]", "réf ✓ 払い @id'; --"];
         await InsertAsync(store, [.. storedReferences.Select(reference =>
             NewTransaction(source, destination, 1, reference: reference))]);
 
