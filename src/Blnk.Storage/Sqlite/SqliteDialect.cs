@@ -26,6 +26,13 @@ public sealed class SqliteDialect : SqlDialect
     private const int PrimaryKeyConstraintError = 1555;
     private const int ForeignKeyConstraintError = 787;
 
+    /// <summary>
+    /// How long a statement waits for another connection's write lock, inside SQLite (which retries after 1, 2,
+    /// 5, … ms). Without it Microsoft.Data.Sqlite retries a busy statement itself after sleeping 150 ms, so a writer
+    /// batch that met a queue claim's lock stalled for 150 ms (W6's drain: 4.7–5.2k against 7.1–7.7k per s).
+    /// </summary>
+    private const int BusyTimeoutMs = 30_000;
+
     private readonly string _connectionString;
 
     public SqliteDialect(string path)
@@ -40,7 +47,7 @@ public sealed class SqliteDialect : SqlDialect
             DataSource = path,
             Pooling = true,
             ForeignKeys = true,
-            DefaultTimeout = 30,
+            DefaultTimeout = BusyTimeoutMs / 1000,
         }.ToString();
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
@@ -56,7 +63,7 @@ public sealed class SqliteDialect : SqlDialect
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA synchronous=FULL";
+        command.CommandText = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={BusyTimeoutMs}";
         await command.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }
