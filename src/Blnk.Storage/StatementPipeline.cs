@@ -84,11 +84,7 @@ internal sealed class StatementPipeline : IAsyncDisposable
         }
         await using (command)
         {
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            if (check is not null)
-            {
-                await check(reader);
-            }
+            await RunAsync(command, check, cancellationToken);
         }
     }
 
@@ -117,11 +113,7 @@ internal sealed class StatementPipeline : IAsyncDisposable
         {
             command.Parameters.Clear();
             bind(command, item);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            if (check is not null)
-            {
-                await check(reader);
-            }
+            await RunAsync(command, check, cancellationToken);
         }
     }
 
@@ -139,9 +131,19 @@ internal sealed class StatementPipeline : IAsyncDisposable
         {
             await using (command)
             {
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                await read(reader);
+                await RunAsync(command, read, cancellationToken);
             }
+        }
+    }
+
+    /// <summary>Runs one statement now and hands its result to <paramref name="read"/>, if any.</summary>
+    private static async Task RunAsync(DbCommand command, Func<DbDataReader, Task>? read,
+        CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (read is not null)
+        {
+            await read(reader);
         }
     }
 

@@ -235,10 +235,7 @@ public sealed class LifecycleConformanceTests
         if (dialect == TestStores.Sqlite)
         {
             command.CommandText = "EXPLAIN QUERY PLAN " + sql;
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = "id";
-            parameter.Value = id;
-            command.Parameters.Add(parameter);
+            SqlDialect.Add(command, "id", id);
         }
         else
         {
