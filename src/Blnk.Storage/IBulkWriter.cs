@@ -9,7 +9,8 @@ public interface IBulkWriter
 {
     void InsertTransactions(DbCommand command, IReadOnlyList<TransactionRecord> rows);
 
-    void Enqueue(DbCommand command, IReadOnlyList<QueueEntry> entries);
+    /// <summary>Queue entries; a leased one is leased to <paramref name="leaseOwner"/>.</summary>
+    void Enqueue(DbCommand command, IReadOnlyList<QueueEntry> entries, long leaseOwner);
 
     /// <summary>Outbox rows in the given order (their sequence numbers keep it).</summary>
     void InsertOutbox(DbCommand command, IReadOnlyList<OutboxEvent> events, DateTime now);

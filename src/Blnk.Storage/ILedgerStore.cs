@@ -21,8 +21,11 @@ public readonly record struct QueuedAmounts(System.Numerics.BigInteger Debit, Sy
 /// <summary>
 /// A queued or scheduled transaction waiting to be applied no earlier than <see cref="AvailableAt"/>. An
 /// atomic group is one entry (keyed by its first leg) with <see cref="GroupId"/> = the legs' parent_transaction.
+/// With <see cref="LeasedUntil"/> it is stored already leased to this store's owner until then: the process that
+/// accepted it applies it itself, and no claim takes it unless that process is gone or the lease runs out.
 /// </summary>
-public readonly record struct QueueEntry(string TransactionId, DateTime AvailableAt, string? GroupId = null);
+public readonly record struct QueueEntry(string TransactionId, DateTime AvailableAt, string? GroupId = null,
+    DateTime? LeasedUntil = null);
 
 /// <summary>How much of an inflight hold is committed, and whether it is voided.</summary>
 public readonly record struct HoldProgress(System.Numerics.BigInteger Committed, bool Voided);

@@ -21,7 +21,8 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         "AND identity_id IS @identity";
 
     private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
-        "group_id) SELECT transaction_id, seq, @available, @available, @group FROM transactions WHERE transaction_id = @id";
+        "group_id, lease_owner) SELECT transaction_id, seq, @available, COALESCE(@leased, @available), @group, " +
+        "CASE WHEN @leased IS NULL THEN NULL ELSE @owner END FROM transactions WHERE transaction_id = @id";
 
     private const string ScheduleActionSql = "INSERT INTO inflight_actions (action_id, transaction_id, action, " +
         "precise_amount, origin, available_at, lease_until) VALUES (@id, @transaction, @action, @amount, @origin, " +
@@ -100,14 +101,23 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         WriteSetAsync(rows, (bulk, command) => bulk.InsertTransactions(command, rows), null,
             SqlLedgerStore.InsertTransactionSql, store.AddTransactionParameters, null, cancellationToken);
 
-    public Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken) =>
-        WriteSetAsync(entries, (bulk, command) => bulk.Enqueue(command, entries), null, EnqueueSql,
-            (command, entry) =>
+    public async Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken)
+    {
+        if (entries.Any(entry => entry.LeasedUntil is not null))
+        {
+            // Other processes must see this one alive, or they would take its leases for a dead process's.
+            await _dialect.HoldLeasesAsync(cancellationToken);
+        }
+        await WriteSetAsync(entries, (bulk, command) => bulk.Enqueue(command, entries, _dialect.LeaseOwner), null,
+            EnqueueSql, (command, entry) =>
             {
                 SqlDialect.Add(command, "id", entry.TransactionId);
                 _dialect.AddTime(command, "available", entry.AvailableAt);
                 SqlDialect.Add(command, "group", entry.GroupId);
+                _dialect.AddTime(command, "leased", entry.LeasedUntil);
+                SqlDialect.Add(command, "owner", _dialect.LeaseOwner);
             }, null, cancellationToken);
+    }
 
     /// <summary>For each inflight row: the sum of its APPLIED (commit) children and whether a VOID child exists.</summary>
     internal async Task<Dictionary<string, HoldProgress>> LoadHoldProgressAsync(IReadOnlyCollection<string> holdIds,

@@ -697,6 +697,32 @@ public sealed class LedgerStoreConformanceTests
 
     [Theory]
     [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task An_entry_stored_leased_is_its_owners_until_the_lease_runs_out_or_the_owner_is_gone(
+        string dialect)
+    {
+        var (owner, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(owner);
+        var now = Now();
+        var queued = NewTransaction(source, destination, 1, TransactionStatus.Queued);
+        await InsertAsync(owner, [queued],
+            [new QueueEntry(queued.TransactionId, now.AddSeconds(-1), LeasedUntil: now.AddSeconds(30))]);
+
+        // The process that stored it applies it itself: its own claims leave it alone for the lease.
+        Assert.Empty(await owner.ClaimQueuedAsync(10, now, now.AddSeconds(30), Ct));
+        Assert.Empty(await owner.ClaimQueuedAsync(10, now.AddSeconds(29), now.AddSeconds(59), Ct));
+        await using var other = LedgerStoreFactory.Create(dataSource);
+        if (dialect == TestStores.Postgres)
+        {
+            Assert.Empty(await other.ClaimQueuedAsync(10, now.AddSeconds(1), now.AddSeconds(31), Ct));
+        }
+
+        // Gone (a SQLite file's second store is the restarted server): the entry is due at once.
+        await owner.DisposeAsync();
+        Assert.Equal([queued], RowsOf(await other.ClaimQueuedAsync(10, now.AddSeconds(2), now.AddSeconds(32), Ct)));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
     public async Task ClaimQueued_returns_at_most_max_entries_oldest_first(string dialect)
     {
         await using var store = await TestStores.CreateAsync(dialect);

@@ -19,15 +19,23 @@ public sealed class BatchPlan(
     BatchReads reads,
     Dictionary<string, Hold> holds,
     Func<string> newActionId,
-    Func<string, IReadOnlyList<BalanceMonitor>> monitorsOf)
+    Func<string, IReadOnlyList<BalanceMonitor>> monitorsOf,
+    QueueHandoff? handoff = null)
 {
     private readonly Dictionary<string, Balance> balances = reads.Balances;
     private readonly HashSet<string> usedReferences = reads.ExistingReferences;
 
     public List<TransactionRecord> Rows { get; } = [];
     public List<QueueEntry> QueueEntries { get; } = [];
+
+    /// <summary>The queued rows whose entries are leased to this process, for the writer to apply next.</summary>
+    public List<TransactionRecord> HandedOff { get; } = [];
+
     public List<InflightActionEntry> ScheduledActions { get; } = [];
     public Dictionary<string, Balance> TouchedBalances { get; } = new(StringComparer.Ordinal);
+
+    // Counted when a unit's entry is planned, so a unit refused later still uses room: the room is a soft bound.
+    private int _handoffsPlanned;
 
     /// <summary>Lineage work for accepted rows on balances that track fund lineage (§7).</summary>
     public List<LineageWork> LineageWork { get; } = [];
@@ -42,6 +50,17 @@ public sealed class BatchPlan(
     internal IReadOnlyDictionary<string, Hold> Holds => holds;
     internal IReadOnlySet<string> UsedReferences => usedReferences;
     internal Func<string> NewActionId => newActionId;
+
+    /// <summary>Until when the entry of a queued row due at <paramref name="due"/> is leased to this process, if it is.</summary>
+    internal DateTime? HandOff(WriteUnit unit, DateTime due)
+    {
+        if (handoff is null || unit.QueueGroupId is not null || due > handoff.Now || _handoffsPlanned >= handoff.Room)
+        {
+            return null;
+        }
+        _handoffsPlanned++;
+        return handoff.LeaseUntil;
+    }
 
     public UnitOutcome Decide(WriteUnit unit)
     {
@@ -86,6 +105,7 @@ public sealed class BatchPlan(
             LineageSettlements.Add(settlement);
         }
         QueueEntries.AddRange(scratch.QueueEntries);
+        HandedOff.AddRange(scratch.HandedOff);
         ScheduledActions.AddRange(scratch.ScheduledActions);
         return new UnitOutcome(outcomes);
     }
@@ -150,6 +170,7 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
 
     public List<TransactionRecord> Rows { get; } = [];
     public List<QueueEntry> QueueEntries { get; } = [];
+    public List<TransactionRecord> HandedOff { get; } = [];
     public List<InflightActionEntry> ScheduledActions { get; } = [];
     public List<LineageWork> LineageWork { get; } = [];
 
@@ -205,7 +226,12 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
             if (unit.QueueGroupId is null || QueueEntries.Count == 0)
             {
                 var due = row.ScheduledFor is { } scheduled && scheduled > unit.AvailableAt ? scheduled : unit.AvailableAt;
-                QueueEntries.Add(new QueueEntry(row.TransactionId, due, unit.QueueGroupId));
+                var leasedUntil = plan.HandOff(unit, due);
+                QueueEntries.Add(new QueueEntry(row.TransactionId, due, unit.QueueGroupId, leasedUntil));
+                if (leasedUntil is not null)
+                {
+                    HandedOff.Add(row);
+                }
             }
             return new OperationOutcome(row, null);
         }

@@ -38,8 +38,17 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     private readonly Channel<WriteUnit> _background = Channel.CreateBounded<WriteUnit>(
         new BoundedChannelOptions(options.QueueSize) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
-    // The first loop's pending waits on both channels (only that loop takes background units).
+    /// <summary>
+    /// Queued transactions this process accepted, leased to it at once and applied next by the first loop, so
+    /// that no claim has to find them. Unbounded, but a batch hands off only while it holds fewer than the queue
+    /// size (<see cref="HandoffOf"/>); the rest wait for a claim, as before. Not single-reader: that kind of
+    /// channel cannot count what it holds.
+    /// </summary>
+    private readonly Channel<WriteUnit> _handoffs = Channel.CreateUnbounded<WriteUnit>();
+
+    // The first loop's pending waits on its channels (only that loop takes handed-off and background units).
     private Task<bool>? _requestsWait;
+    private Task<bool>? _handoffsWait;
     private Task<bool>? _backgroundWait;
 
     /// <summary>
@@ -86,6 +95,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             var operations = Drain(_requests.Reader, batch, 0);
             if (takesBackground)
             {
+                operations = Drain(_handoffs.Reader, batch, operations);
                 Drain(_background.Reader, batch, operations);
             }
             if (batch.Count > 0)
@@ -112,16 +122,18 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         {
             return await _requests.Reader.WaitToReadAsync(stoppingToken);
         }
-        if (_requests.Reader.TryPeek(out _) || _background.Reader.TryPeek(out _))
+        if (_requests.Reader.TryPeek(out _) || _handoffs.Reader.TryPeek(out _) || _background.Reader.TryPeek(out _))
         {
             return true;
         }
         // A wait that has not fired yet is reused, so idle rounds never pile up waiters on a channel.
         _requestsWait = _requestsWait is { IsCompleted: false } ? _requestsWait
             : _requests.Reader.WaitToReadAsync(stoppingToken).AsTask();
+        _handoffsWait = _handoffsWait is { IsCompleted: false } ? _handoffsWait
+            : _handoffs.Reader.WaitToReadAsync(stoppingToken).AsTask();
         _backgroundWait = _backgroundWait is { IsCompleted: false } ? _backgroundWait
             : _background.Reader.WaitToReadAsync(stoppingToken).AsTask();
-        await Task.WhenAny(_requestsWait, _backgroundWait);
+        await Task.WhenAny(_requestsWait, _handoffsWait, _backgroundWait);
         stoppingToken.ThrowIfCancellationRequested();
         return true;
     }
@@ -200,7 +212,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             row => new Hold(row, reads.HoldProgress[row.TransactionId].Committed,
                 reads.HoldProgress[row.TransactionId].Voided),
             StringComparer.Ordinal);
-        var plan = new BatchPlan(reads, holds, () => ids.New(IdGenerator.ActionPrefix), monitors.ForBalance);
+        var plan = new BatchPlan(reads, holds, () => ids.New(IdGenerator.ActionPrefix), monitors.ForBalance,
+            HandoffOf(now));
         var decidingAt = metrics.RecordPhase("read", startedAt);
         var outcomes = batch.Select(plan.Decide).ToArray();
         var writingAt = metrics.RecordPhase("decide", decidingAt);
@@ -225,11 +238,29 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         await dbBatch.CommitAsync(cancellationToken);
         metrics.RecordPhase("commit", committingAt);
         _remembered.Remember(reads.Balances.Values, readVersions, HoldsAfter(plan, holds));
-        if (plan.QueueEntries.Count > 0 || plan.ScheduledActions.Count > 0)
+        HandOff(plan.HandedOff);
+        if (plan.QueueEntries.Count > plan.HandedOff.Count || plan.ScheduledActions.Count > 0)
         {
             queueSignal.Notify();
         }
         return outcomes;
+    }
+
+    /// <summary>How many queued transactions a batch deciding at <paramref name="now"/> may hand off.</summary>
+    private QueueHandoff HandoffOf(DateTime now) =>
+        new(now, now + QueuedTransactions.Lease, Math.Max(0, options.QueueSize - _handoffs.Reader.Count));
+
+    /// <summary>
+    /// Queues the committed, leased entries for the first loop. A unit that cannot be queued (the server is
+    /// stopping) or fails is applied by a claim once its lease runs out, or at once after a restart (a new owner).
+    /// </summary>
+    private void HandOff(List<TransactionRecord> queued)
+    {
+        foreach (var row in queued)
+        {
+            _handoffs.Writer.TryWrite(
+                QueuedTransactions.ApplyUnit(row, ids.New(IdGenerator.TransactionPrefix), Clock.Now(clock)));
+        }
     }
 
     /// <summary>The batch's balances under their locks, with everything else it must read before deciding.</summary>
@@ -312,7 +343,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 
     private void FailWaiting()
     {
-        foreach (var channel in new[] { _requests, _background })
+        foreach (var channel in new[] { _requests, _handoffs, _background })
         {
             channel.Writer.TryComplete();
             while (channel.Reader.TryRead(out var unit))

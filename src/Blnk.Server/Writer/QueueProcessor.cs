@@ -1,4 +1,3 @@
-using Blnk.Core.Transactions;
 using Blnk.Storage;
 
 namespace Blnk.Server.Writer;
@@ -14,7 +13,6 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
     TimeProvider clock, ILogger<QueueProcessor> logger) : BackgroundService
 {
     private const int ClaimBatchSizeMax = 1000;
-    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan ErrorPause = TimeSpan.FromSeconds(1);
 
@@ -59,14 +57,19 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
     private async Task<int> ClaimQueuedAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var entries = await store.ClaimQueuedAsync(ClaimBatchSizeMax, now, now + Lease, cancellationToken);
+        var entries = await store.ClaimQueuedAsync(ClaimBatchSizeMax, now, now + QueuedTransactions.Lease, cancellationToken);
         if (entries.Count == 0)
         {
             return 0;
         }
         var units = entries.Select(entry => new WriteUnit
         {
-            Operations = [.. entry.Rows.Select(row => new PostTransaction(ChildOf(row), PostMode.ApplyQueued))],
+            Operations =
+            [
+                .. entry.Rows.Select(row => new PostTransaction(
+                    QueuedTransactions.ChildOf(row, ids.New(IdGenerator.TransactionPrefix), Clock.Now(clock)),
+                    PostMode.ApplyQueued)),
+            ],
             QueueEntryId = entry.EntryId,
         }).ToList();
         _queuedInFlight.Enqueue(RunAsync(units, cancellationToken));
@@ -76,7 +79,7 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
     private async Task<int> ProcessInflightActionsAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var actions = await store.ClaimInflightActionsAsync(ClaimBatchSizeMax, now, now + Lease, cancellationToken);
+        var actions = await store.ClaimInflightActionsAsync(ClaimBatchSizeMax, now, now + QueuedTransactions.Lease, cancellationToken);
         var units = actions.Select(action => new WriteUnit
         {
             Operations =
@@ -108,13 +111,4 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
         }
         return await Task.WhenAll(units.Select(unit => unit.Completion));
     }
-
-    /// <summary>The row that records a queued transaction's outcome (contract §6.2, decision 3).</summary>
-    private TransactionRecord ChildOf(TransactionRecord queued) => queued with
-    {
-        TransactionId = ids.New(IdGenerator.TransactionPrefix),
-        ParentTransaction = queued.TransactionId,
-        Reference = queued.Reference + "_q",
-        CreatedAt = Clock.Now(clock),
-    };
 }

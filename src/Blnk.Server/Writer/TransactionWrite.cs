@@ -18,6 +18,36 @@ public enum PostMode
     ApplyQueued,
 }
 
+/// <summary>How a queued transaction's outcome is recorded, by whichever path applies it.</summary>
+public static class QueuedTransactions
+{
+    /// <summary>How long a claimed (or handed-off) queue entry is this process's before another may take it.</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
+
+    /// <summary>The row that records a queued transaction's outcome (contract §6.2, decision 3).</summary>
+    public static TransactionRecord ChildOf(TransactionRecord queued, string transactionId, DateTime now) =>
+        queued with
+        {
+            TransactionId = transactionId,
+            ParentTransaction = queued.TransactionId,
+            Reference = queued.Reference + "_q",
+            CreatedAt = now,
+        };
+
+    /// <summary>The writer unit that applies <paramref name="queued"/> and settles its queue entry.</summary>
+    public static WriteUnit ApplyUnit(TransactionRecord queued, string childId, DateTime now) => new()
+    {
+        Operations = [new PostTransaction(ChildOf(queued, childId, now), PostMode.ApplyQueued)],
+        QueueEntryId = queued.TransactionId,
+    };
+}
+
+/// <summary>
+/// How many of a batch's due queue entries without a group the writer may apply itself right after the commit,
+/// stored leased to this process until <paramref name="LeaseUntil"/>, so that no claim has to find them.
+/// </summary>
+public sealed record QueueHandoff(DateTime Now, DateTime LeaseUntil, int Room);
+
 /// <summary>One change the writer makes inside a unit.</summary>
 public abstract record LedgerOperation;
 

@@ -25,8 +25,9 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         "inflight, skip, atomic, created, effective, scheduled, expiry, commit_date, meta, ordinal) ORDER BY ordinal";
 
     private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
-        "group_id) SELECT t.transaction_id, t.seq, v.available, v.available, v.group_id " +
-        "FROM unnest(@id, @available, @group) AS v(id, available, group_id) JOIN transactions t ON t.transaction_id = v.id";
+        "group_id, lease_owner) SELECT t.transaction_id, t.seq, v.available, COALESCE(v.leased, v.available), " +
+        "v.group_id, CASE WHEN v.leased IS NULL THEN NULL ELSE @owner END FROM unnest(@id, @available, @group, " +
+        "@leased) AS v(id, available, group_id, leased) JOIN transactions t ON t.transaction_id = v.id";
 
     private const string InsertOutboxSql = "INSERT INTO webhook_outbox (event, payload, created_at, target, url, " +
         "hook_id, entity_key, available_at, lease_until) SELECT event, payload, @now, target, url, hook, key, @now, " +
@@ -78,12 +79,14 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         Text(command, "meta", rows, row => row.MetaDataJson);
     }
 
-    public void Enqueue(DbCommand command, IReadOnlyList<QueueEntry> entries)
+    public void Enqueue(DbCommand command, IReadOnlyList<QueueEntry> entries, long leaseOwner)
     {
         command.CommandText = EnqueueSql;
         Text(command, "id", entries, entry => entry.TransactionId);
         Times(command, "available", entries, entry => entry.AvailableAt);
         Text(command, "group", entries, entry => entry.GroupId);
+        Times(command, "leased", entries, entry => entry.LeasedUntil);
+        command.Parameters.Add(new NpgsqlParameter("owner", NpgsqlDbType.Bigint) { Value = leaseOwner });
     }
 
     public void InsertOutbox(DbCommand command, IReadOnlyList<OutboxEvent> events, DateTime now)
