@@ -111,6 +111,57 @@ public sealed class LoadSafetyTests
 
     [Theory]
     [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task A_queued_debit_sent_after_its_queued_credit_never_overtakes_it(string dialect)
+    {
+        // Batches of 4 and room for 8 hand-offs while 64 senders queue 1,000 other transfers: requests fill the
+        // batches, hand-offs and claims fall behind, and a debit that found room to be handed off must still wait
+        // for its credit, left to a claim.
+        await using var server = await ServerProcess.StartAsync(await ServerFixture.NewDataSourceAsync(dialect),
+            new Dictionary<string, string>
+            {
+                ["BLNK_TRANSACTION_MAX_QUEUE_SIZE"] = "8",
+                ["BLNK_TRANSACTION_BATCH_SIZE"] = "4",
+            });
+        var api = new Api(server.Client);
+        var bank = await api.CreateBalanceAsync();
+        var sink = await api.CreateBalanceAsync();
+        await api.FundAsync(bank, 1_000_000);
+        var fillers = 1_000;
+        var backlog = new TaskCompletionSource();
+        var load = Enumerable.Range(0, 64).Select(async _ =>
+        {
+            while (Interlocked.Decrement(ref fillers) >= 0)
+            {
+                await AcceptQueuedAsync(api, bank, sink);
+                if (Volatile.Read(ref fillers) < 900)
+                {
+                    backlog.TrySetResult();
+                }
+            }
+        }).ToList();
+        await backlog.Task;
+        var debits = new ConcurrentBag<string>();
+        var pairs = Enumerable.Range(0, 8).Select(async _ =>
+        {
+            var wallet = await api.CreateBalanceAsync();
+            for (var round = 0; round < 10; round++)
+            {
+                await AcceptQueuedAsync(api, bank, wallet);
+                debits.Add(await AcceptQueuedAsync(api, wallet, sink));
+            }
+        });
+        await Task.WhenAll(load.Concat(pairs));
+
+        foreach (var reference in debits)
+        {
+            var child = await api.WaitForReferenceAsync(reference + "_q", TimeSpan.FromSeconds(30));
+            Assert.Equal(HttpStatusCode.OK, child.Status);
+            Assert.True(child.Str("status") == "APPLIED", $"{reference} was applied before its credit");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
     public async Task Queued_work_resumes_after_a_sigkill_under_load(string dialect)
     {
         await using var server = await ServerProcess.StartAsync(await ServerFixture.NewDataSourceAsync(dialect));
@@ -138,5 +189,21 @@ public sealed class LoadSafetyTests
         var moved = await api.BalanceOfAsync(destination);
         Assert.True(moved >= acknowledged.Count, $"{moved} applied, {acknowledged.Count} acknowledged");
         Assert.Equal(1_000_000, await api.BalanceOfAsync(source) + moved);
+    }
+
+    /// <summary>A queued transfer of 10, sent again while the writer's queue is full (503); returns its reference.</summary>
+    private static async Task<string> AcceptQueuedAsync(Api api, string source, string destination)
+    {
+        var reference = "fifo-" + Guid.NewGuid();
+        while (true)
+        {
+            var response = await api.TransferAsync(source, destination, 10, skipQueue: false, reference);
+            if (response.Status == HttpStatusCode.Created)
+            {
+                return reference;
+            }
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.Status);
+            await Task.Delay(5);
+        }
     }
 }

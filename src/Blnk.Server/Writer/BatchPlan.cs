@@ -51,11 +51,19 @@ public sealed class BatchPlan(
     internal IReadOnlySet<string> UsedReferences => usedReferences;
     internal Func<string> NewActionId => newActionId;
 
+    /// <summary>Whether a due entry that could have been handed off was left to a claim for want of room.</summary>
+    public bool LeftToClaims { get; private set; }
+
     /// <summary>Until when the entry of a queued row due at <paramref name="due"/> is leased to this process, if it is.</summary>
     internal DateTime? HandOff(WriteUnit unit, DateTime due)
     {
-        if (handoff is null || unit.QueueGroupId is not null || due > handoff.Now || _handoffsPlanned >= handoff.Room)
+        if (handoff is null || unit.QueueGroupId is not null || due > handoff.Now)
         {
+            return null;
+        }
+        if (_handoffsPlanned >= handoff.Room)
+        {
+            LeftToClaims = true;
             return null;
         }
         _handoffsPlanned++;

@@ -41,10 +41,19 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     /// <summary>
     /// Queued transactions this process accepted, leased to it at once and applied next by the first loop, so
     /// that no claim has to find them. Unbounded, but a batch hands off only while it holds fewer than the queue
-    /// size (<see cref="HandoffOf"/>); the rest wait for a claim, as before. Not single-reader: that kind of
+    /// size and claims are not behind (<see cref="HandoffOf"/>); the rest wait for a claim, as before. Not single-reader: that kind of
     /// channel cannot count what it holds.
     /// </summary>
     private readonly Channel<WriteUnit> _handoffs = Channel.CreateUnbounded<WriteUnit>();
+
+    /// <summary>
+    /// Counts the batches that left accepted entries to claims (no room to hand them off); claims are behind until
+    /// a claim that started after the last of them found nothing left (<see cref="ClaimsCaughtUp"/>). Meanwhile
+    /// nothing is handed off, so a newer transaction never overtakes a claimed one: first in, first out.
+    /// </summary>
+    private long _leftToClaims;
+
+    private long _claimsCaughtUpTo;
 
     // The first loop's pending waits on its channels (only that loop takes handed-off and background units).
     private Task<bool>? _requestsWait;
@@ -56,6 +65,29 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     /// <see cref="RememberedBalances.RecallLoneHold"/>), so the request need not look its family up.
     /// </summary>
     public TransactionRecord? RecallLoneHold(string holdId) => _remembered.RecallLoneHold(holdId);
+
+    /// <summary>Read before a claim, and passed to <see cref="ClaimsCaughtUp"/> if the claim finds nothing.</summary>
+    public long LeftToClaims => Interlocked.Read(ref _leftToClaims);
+
+    /// <summary>
+    /// A claim that started at <paramref name="leftToClaims"/> found no entry left and none is in flight: every entry
+    /// left to claims before it is applied.
+    /// </summary>
+    public void ClaimsCaughtUp(long leftToClaims)
+    {
+        var caughtUpTo = Interlocked.Read(ref _claimsCaughtUpTo);
+        while (leftToClaims > caughtUpTo)
+        {
+            var seen = Interlocked.CompareExchange(ref _claimsCaughtUpTo, leftToClaims, caughtUpTo);
+            if (seen == caughtUpTo)
+            {
+                return;
+            }
+            caughtUpTo = seen;
+        }
+    }
+
+    private bool ClaimsBehind => Interlocked.Read(ref _leftToClaims) > Interlocked.Read(ref _claimsCaughtUpTo);
 
     /// <summary>Offers a unit from a request; false when the queue is full (the caller answers 503).</summary>
     public bool TrySubmit(WriteUnit unit) => _requests.Writer.TryWrite(unit);
@@ -238,6 +270,10 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         await dbBatch.CommitAsync(cancellationToken);
         metrics.RecordPhase("commit", committingAt);
         _remembered.Remember(reads.Balances.Values, readVersions, HoldsAfter(plan, holds));
+        if (plan.LeftToClaims)
+        {
+            Interlocked.Increment(ref _leftToClaims);
+        }
         HandOff(plan.HandedOff);
         if (plan.QueueEntries.Count > plan.HandedOff.Count || plan.ScheduledActions.Count > 0)
         {
@@ -248,7 +284,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 
     /// <summary>How many queued transactions a batch deciding at <paramref name="now"/> may hand off.</summary>
     private QueueHandoff HandoffOf(DateTime now) =>
-        new(now, now + QueuedTransactions.Lease, Math.Max(0, options.QueueSize - _handoffs.Reader.Count));
+        new(now, now + QueuedTransactions.Lease,
+            ClaimsBehind ? 0 : Math.Max(0, options.QueueSize - _handoffs.Reader.Count));
 
     /// <summary>
     /// Queues the committed, leased entries for the first loop. A unit that cannot be queued (the server is

@@ -13,6 +13,7 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
     TimeProvider clock, ILogger<QueueProcessor> logger) : BackgroundService
 {
     private const int ClaimBatchSizeMax = 1000;
+    private static readonly TimeSpan Lease = QueuedTransactions.Lease;
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan ErrorPause = TimeSpan.FromSeconds(1);
 
@@ -57,9 +58,14 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
     private async Task<int> ClaimQueuedAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var entries = await store.ClaimQueuedAsync(ClaimBatchSizeMax, now, now + QueuedTransactions.Lease, cancellationToken);
+        var leftToClaims = writer.LeftToClaims;
+        var entries = await store.ClaimQueuedAsync(ClaimBatchSizeMax, now, now + Lease, cancellationToken);
         if (entries.Count == 0)
         {
+            if (_queuedInFlight.Count == 0)
+            {
+                writer.ClaimsCaughtUp(leftToClaims);
+            }
             return 0;
         }
         var units = entries.Select(entry => new WriteUnit
@@ -72,14 +78,16 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
             ],
             QueueEntryId = entry.EntryId,
         }).ToList();
-        _queuedInFlight.Enqueue(RunAsync(units, cancellationToken));
+        // Submitted before the next claim (a full writer queue makes this wait), so claims keep their order.
+        await SubmitAllAsync(units, cancellationToken);
+        _queuedInFlight.Enqueue(Task.WhenAll(units.Select(unit => unit.Completion)));
         return entries.Count;
     }
 
     private async Task<int> ProcessInflightActionsAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var actions = await store.ClaimInflightActionsAsync(ClaimBatchSizeMax, now, now + QueuedTransactions.Lease, cancellationToken);
+        var actions = await store.ClaimInflightActionsAsync(ClaimBatchSizeMax, now, now + Lease, cancellationToken);
         var units = actions.Select(action => new WriteUnit
         {
             Operations =
@@ -105,10 +113,15 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
 
     private async Task<UnitOutcome[]> RunAsync(List<WriteUnit> units, CancellationToken cancellationToken)
     {
+        await SubmitAllAsync(units, cancellationToken);
+        return await Task.WhenAll(units.Select(unit => unit.Completion));
+    }
+
+    private async Task SubmitAllAsync(List<WriteUnit> units, CancellationToken cancellationToken)
+    {
         foreach (var unit in units)
         {
             await writer.SubmitAsync(unit, cancellationToken);
         }
-        return await Task.WhenAll(units.Select(unit => unit.Completion));
     }
 }
