@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Numerics;
 using System.Text;
 using System.Text.Json;
@@ -80,8 +81,10 @@ internal sealed class Ledger : IDisposable
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead);
             return new Reply((int)response.StatusCode, await response.Content.ReadAsByteArrayAsync());
         }
+        // A connection opened just as the server dies can surface as a bare SocketException (from the pool's
+        // RemoteEndPoint), not wrapped in HttpRequestException: it is "no answer" as well.
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException
-                                              or IOException)
+                                              or IOException or SocketException)
         {
             return new Reply(0, [], $"{exception.GetType().Name}: {exception.Message}");
         }
