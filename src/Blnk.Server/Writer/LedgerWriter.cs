@@ -71,21 +71,9 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 
     /// <summary>
     /// A claim that started at <paramref name="leftToClaims"/> found no entry left and none is in flight: every entry
-    /// left to claims before it is applied.
+    /// left to claims before it is applied. Called by the one queue processor, with marks read in order.
     /// </summary>
-    public void ClaimsCaughtUp(long leftToClaims)
-    {
-        var caughtUpTo = Interlocked.Read(ref _claimsCaughtUpTo);
-        while (leftToClaims > caughtUpTo)
-        {
-            var seen = Interlocked.CompareExchange(ref _claimsCaughtUpTo, leftToClaims, caughtUpTo);
-            if (seen == caughtUpTo)
-            {
-                return;
-            }
-            caughtUpTo = seen;
-        }
-    }
+    public void ClaimsCaughtUp(long leftToClaims) => Interlocked.Exchange(ref _claimsCaughtUpTo, leftToClaims);
 
     private bool ClaimsBehind => Interlocked.Read(ref _leftToClaims) > Interlocked.Read(ref _claimsCaughtUpTo);
 
