@@ -191,7 +191,9 @@ public sealed class LoadSafetyTests
         Assert.Equal(1_000_000, await api.BalanceOfAsync(source) + moved);
     }
 
-    /// <summary>A queued transfer of 10, sent again while the writer's queue is full (503); returns its reference.</summary>
+    /// <summary>
+    /// A queued transfer of 10, sent again while the writer's queue is full (503); returns its reference.
+    /// </summary>
     private static async Task<string> AcceptQueuedAsync(Api api, string source, string destination)
     {
         var reference = "fifo-" + Guid.NewGuid();

@@ -54,7 +54,9 @@ public sealed class BatchPlan(
     /// <summary>Whether a due entry that could have been handed off was left to a claim for want of room.</summary>
     public bool LeftToClaims { get; private set; }
 
-    /// <summary>Until when the entry of a queued row due at <paramref name="due"/> is leased to this process, if it is.</summary>
+    /// <summary>
+    /// Until when the entry of a queued row due at <paramref name="due"/> is leased to this process, if it is.
+    /// </summary>
     internal DateTime? HandOff(WriteUnit unit, DateTime due)
     {
         if (handoff is null || unit.QueueGroupId is not null || due > handoff.Now)

@@ -41,8 +41,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     /// <summary>
     /// Queued transactions this process accepted, leased to it at once and applied next by the first loop, so
     /// that no claim has to find them. Unbounded, but a batch hands off only while it holds fewer than the queue
-    /// size and claims are not behind (<see cref="HandoffOf"/>); the rest wait for a claim, as before. Not single-reader: that kind of
-    /// channel cannot count what it holds.
+    /// size and claims are not behind (<see cref="HandoffOf"/>); the rest wait for a claim, as before. Not
+    /// single-reader: that kind of channel cannot count what it holds.
     /// </summary>
     private readonly Channel<WriteUnit> _handoffs = Channel.CreateUnbounded<WriteUnit>();
 
@@ -283,8 +283,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     {
         foreach (var row in queued)
         {
-            _handoffs.Writer.TryWrite(
-                QueuedTransactions.ApplyUnit(row, ids.New(IdGenerator.TransactionPrefix), Clock.Now(clock)));
+            _handoffs.Writer.TryWrite(QueuedTransactions.ApplyUnit(row.TransactionId, [row],
+                () => ids.New(IdGenerator.TransactionPrefix), Clock.Now(clock)));
         }
     }
 

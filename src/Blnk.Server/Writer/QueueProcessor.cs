@@ -68,16 +68,8 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
             }
             return 0;
         }
-        var units = entries.Select(entry => new WriteUnit
-        {
-            Operations =
-            [
-                .. entry.Rows.Select(row => new PostTransaction(
-                    QueuedTransactions.ChildOf(row, ids.New(IdGenerator.TransactionPrefix), Clock.Now(clock)),
-                    PostMode.ApplyQueued)),
-            ],
-            QueueEntryId = entry.EntryId,
-        }).ToList();
+        var units = entries.Select(entry => QueuedTransactions.ApplyUnit(entry.EntryId, entry.Rows,
+            () => ids.New(IdGenerator.TransactionPrefix), Clock.Now(clock))).ToList();
         // Submitted before the next claim (a full writer queue makes this wait), so claims keep their order.
         await SubmitAllAsync(units, cancellationToken);
         _queuedInFlight.Enqueue(Task.WhenAll(units.Select(unit => unit.Completion)));

@@ -25,7 +25,7 @@ public static class QueuedTransactions
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 
     /// <summary>The row that records a queued transaction's outcome (contract §6.2, decision 3).</summary>
-    public static TransactionRecord ChildOf(TransactionRecord queued, string transactionId, DateTime now) =>
+    private static TransactionRecord ChildOf(TransactionRecord queued, string transactionId, DateTime now) =>
         queued with
         {
             TransactionId = transactionId,
@@ -34,11 +34,15 @@ public static class QueuedTransactions
             CreatedAt = now,
         };
 
-    /// <summary>The writer unit that applies <paramref name="queued"/> and settles its queue entry.</summary>
-    public static WriteUnit ApplyUnit(TransactionRecord queued, string childId, DateTime now) => new()
+    /// <summary>
+    /// The writer unit that applies the <paramref name="queued"/> rows of one queue entry (a transaction, or an
+    /// atomic group's legs) and settles the entry; each child gets an id from <paramref name="newId"/>.
+    /// </summary>
+    public static WriteUnit ApplyUnit(string entryId, IEnumerable<TransactionRecord> queued, Func<string> newId,
+        DateTime now) => new()
     {
-        Operations = [new PostTransaction(ChildOf(queued, childId, now), PostMode.ApplyQueued)],
-        QueueEntryId = queued.TransactionId,
+        Operations = [.. queued.Select(row => new PostTransaction(ChildOf(row, newId(), now), PostMode.ApplyQueued))],
+        QueueEntryId = entryId,
     };
 }
 
