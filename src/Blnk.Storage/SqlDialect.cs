@@ -72,6 +72,13 @@ public abstract class SqlDialect : IAsyncDisposable
     public abstract string LeaseFree(string alias);
 
     /// <summary>
+    /// <see cref="LeaseFree"/> for a statement that only reads (is anything due?), with <c>@now</c> and
+    /// <see cref="AddLeaseOwner"/>'s <c>@owner</c> bound: a dialect may find the live owners inside the statement,
+    /// only for the rows that need them.
+    /// </summary>
+    public virtual string LeaseFreeToRead(string alias) => LeaseFree(alias);
+
+    /// <summary>
     /// Makes sure other processes can see that this one is alive and holds its leases (PostgreSQL; one SQLite file
     /// belongs to one process, so there every other owner is gone). Called before each claim.
     /// </summary>
@@ -87,9 +94,12 @@ public abstract class SqlDialect : IAsyncDisposable
     /// <summary>Binds what <see cref="LeaseFree"/> reads besides <c>@now</c>: this store's <c>@owner</c>.</summary>
     public virtual Task AddLeaseOwnersAsync(DbCommand command, CancellationToken cancellationToken)
     {
-        Add(command, "owner", LeaseOwner);
+        AddLeaseOwner(command);
         return Task.CompletedTask;
     }
+
+    /// <summary>Binds this store's <c>@owner</c>.</summary>
+    public void AddLeaseOwner(DbCommand command) => Add(command, "owner", LeaseOwner);
 
     /// <summary>
     /// The statement that leases up to <c>@max</c> due rows of a work table (queue entries, inflight actions)

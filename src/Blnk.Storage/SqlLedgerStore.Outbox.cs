@@ -153,9 +153,9 @@ public partial class SqlLedgerStore
         var inOrder = sameEntityPending is null ? ""
             : $" AND NOT EXISTS (SELECT 1 FROM {table} p WHERE p.seq < o.seq AND {sameEntityPending})";
         command.CommandText = $"SELECT 1 FROM {table} o WHERE {pending} AND o.available_at <= @now " +
-            $"AND {dialect.LeaseFree("o")}{inOrder} LIMIT 1";
+            $"AND {dialect.LeaseFreeToRead("o")}{inOrder} LIMIT 1";
         dialect.AddTime(command, "now", now);
-        await dialect.AddLeaseOwnersAsync(command, cancellationToken);
+        dialect.AddLeaseOwner(command);
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 

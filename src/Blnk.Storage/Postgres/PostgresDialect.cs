@@ -23,6 +23,10 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
     /// <summary>A bigint advisory lock's key, as <c>pg_locks</c> (row <c>l</c>) shows it in two halves.</summary>
     private const string AdvisoryKey = "((l.classid::bigint << 32) | l.objid::bigint)";
 
+    /// <summary>The keys of the lease locks held now, as one array.</summary>
+    private const string LiveOwners = $"ARRAY(SELECT {AdvisoryKey} FROM pg_locks l " +
+        "WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted)";
+
     private static readonly TimeSpan LeaseCheckInterval = TimeSpan.FromSeconds(5);
     private readonly SemaphoreSlim _leaseHolder = new(1, 1);
     private NpgsqlConnection? _leaseConnection;
@@ -98,6 +102,15 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
         $"({alias}.lease_until <= @now OR {alias}.lease_owner <> @owner AND {alias}.lease_owner <> ALL(@live))";
 
     /// <summary>
+    /// Reads <c>pg_locks</c> inside the statement, as a subquery PostgreSQL runs only once a row leased by another
+    /// owner is looked at (an init plan, evaluated when first needed). Copying the lock table cost 1.2–1.6 ms of
+    /// PostgreSQL's time per statement, and the idle pollers ask about 20 times a second.
+    /// </summary>
+    public override string LeaseFreeToRead(string alias) =>
+        $"({alias}.lease_until <= @now OR {alias}.lease_owner <> @owner " +
+        $"AND {alias}.lease_owner <> ALL({LiveOwners}))";
+
+    /// <summary>
     /// Also binds <c>@live</c>, read from <c>pg_locks</c> in a statement of its own on the command's connection, so
     /// that the work statement's plan stays that of a plain filter.
     /// </summary>
@@ -106,8 +119,7 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
         await base.AddLeaseOwnersAsync(command, cancellationToken);
         await using var live = command.Connection!.CreateCommand();
         live.Transaction = command.Transaction;
-        live.CommandText = $"SELECT COALESCE(array_agg({AdvisoryKey}), '{{}}') FROM pg_locks l " +
-            "WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted";
+        live.CommandText = $"SELECT {LiveOwners}";
         var keys = (long[])(await live.ExecuteScalarAsync(cancellationToken))!;
         command.Parameters.Add(new NpgsqlParameter<long[]>("live", keys));
     }
