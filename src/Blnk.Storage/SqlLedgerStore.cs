@@ -236,7 +236,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         "SELECT t.source, t.destination, t.precise_amount FROM transactions t " +
         "WHERE t.status = 'QUEUED' AND (t.source = @id OR t.destination = @id) " +
         "AND (EXISTS (SELECT 1 FROM transaction_queue q WHERE q.transaction_id = t.transaction_id) " +
-        "OR t.parent_transaction IS NOT NULL AND EXISTS (SELECT 1 FROM transaction_queue q " +
+        "OR t.parent_transaction <> '' AND EXISTS (SELECT 1 FROM transaction_queue q " +
         "WHERE q.group_id = t.parent_transaction AND q.transaction_id <> t.transaction_id))";
 
     public async Task<QueuedAmounts> GetQueuedAmountsAsync(string balanceId, CancellationToken cancellationToken)

@@ -211,6 +211,7 @@ internal sealed class StatementPipeline : IAsyncDisposable
             // Prepared on first use per connection, then reused by their text: PostgreSQL planned the row insert
             // and the balance update anew in every batch (~50 and ~160 µs), which a one-transfer batch waited for.
             // A batch built afresh each time, so not Npgsql's auto-prepare (it re-sent a reused command's values).
+            // Each distinct text stays prepared for the connection's life: statements bind values, never embed them.
             await batch.PrepareAsync(cancellationToken);
             await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
             {
