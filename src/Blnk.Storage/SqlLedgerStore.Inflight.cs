@@ -70,24 +70,13 @@ public partial class SqlLedgerStore
     /// <summary>Each row of the requested families with its seq and the requested id whose family it is in.</summary>
     private async Task<List<(string FamilyId, long Seq, TransactionRecord Row)>> ReadFamilyMembersAsync(
         HashSet<string> transactionIds, IReadOnlyCollection<string> statuses,
-        CancellationToken cancellationToken)
-    {
-        await using var connection = await SqlDialect.OpenLookupAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        BindFamilyLookup(command, transactionIds, statuses);
-        // Asked for every inflight request: prepared, the statement is parsed (and on PostgreSQL's lookup
-        // connections, planned) once per connection, not per call.
-        await command.PrepareAsync(cancellationToken);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var members = new List<(string FamilyId, long Seq, TransactionRecord Row)>();
-        while (await reader.ReadAsync(cancellationToken))
+        CancellationToken cancellationToken) =>
+        await LookupAsync(command => BindFamilyLookup(command, transactionIds, statuses), reader =>
         {
             var familyId = reader.GetString(TransactionColumnCount + 1);
             Invariant.Assert(transactionIds.Contains(familyId));
-            members.Add((familyId, reader.GetInt64(TransactionColumnCount), ReadTransaction(reader)));
-        }
-        return members;
-    }
+            return (FamilyId: familyId, Seq: reader.GetInt64(TransactionColumnCount), Row: ReadTransaction(reader));
+        }, cancellationToken);
 
     /// <summary>
     /// The rows, their children and grandchildren in one statement, each with the requested id whose family it is

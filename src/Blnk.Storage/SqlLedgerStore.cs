@@ -228,20 +228,34 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
 
     /// <summary>
     /// The QUEUED rows of balance <c>@id</c> still waiting: a row is waiting while its own queue entry, or its atomic
-    /// group's single entry, is there. Each row probes the queue by index (its id; <c>group_id</c>, migration 0006),
-    /// whatever the statistics say: a join let the planner read the whole queue, dead rows of a drained backlog
-    /// included (~30 ms a read after a 100,000-transfer burst). Scheduled rows are not counted, as in Blnk.
+    /// group's single entry, is there. A waiting row is never older than the oldest entry in the queue (an entry
+    /// carries its row's seq; a group's is its first leg's), so each side reads the balance's rows from that seq on
+    /// (migration 0007; SQLite's rowid), not the balance's history. Each row then probes the queue by index (its id;
+    /// <c>group_id</c>, migration 0006): a join let the planner read the whole queue, dead rows of a drained backlog
+    /// included (~30 ms a read after a 100,000-transfer burst), and so did a hashed subplan, which PostgreSQL picks
+    /// for the id probe from statistics that saw the queue small (<c>OFFSET 0</c> keeps the probe a lookup; the
+    /// prepared plan outlives the statistics). Scheduled rows are not counted, as in Blnk.
     /// </summary>
     internal const string QueuedAmountsSql =
-        "SELECT t.source, t.destination, t.precise_amount FROM transactions t " +
-        "WHERE t.status = 'QUEUED' AND (t.source = @id OR t.destination = @id) " +
-        "AND (EXISTS (SELECT 1 FROM transaction_queue q WHERE q.transaction_id = t.transaction_id) " +
+        $"{QueuedRowsSql} t.source = @id {WaitingSql} UNION ALL " +
+        $"{QueuedRowsSql} t.destination = @id AND t.source <> @id {WaitingSql}";
+
+    private const string QueuedRowsSql =
+        "SELECT t.source, t.destination, t.precise_amount FROM transactions t WHERE t.status = 'QUEUED' AND";
+
+    private const string WaitingSql =
+        "AND t.seq >= (SELECT min(oldest.seq) FROM transaction_queue oldest) " +
+        "AND (EXISTS (SELECT 1 FROM transaction_queue q WHERE q.transaction_id = t.transaction_id LIMIT 1 OFFSET 0) " +
         "OR t.parent_transaction <> '' AND EXISTS (SELECT 1 FROM transaction_queue q " +
         "WHERE q.group_id = t.parent_transaction AND q.transaction_id <> t.transaction_id))";
 
     public async Task<QueuedAmounts> GetQueuedAmountsAsync(string balanceId, CancellationToken cancellationToken)
     {
-        var rows = await QueryAsync(QueuedAmountsSql, command => SqlDialect.Add(command, "id", balanceId),
+        var rows = await LookupAsync(command =>
+            {
+                command.CommandText = QueuedAmountsSql;
+                SqlDialect.Add(command, "id", balanceId);
+            },
             reader => (Source: reader.GetString(0), Destination: reader.GetString(1),
                 Amount: dialect.ReadAmount(reader, 2)),
             cancellationToken);
@@ -502,6 +516,26 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         command.CommandText = sql;
         bind(command);
         return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A read asked on every request of its kind, prepared on a lookup connection: the statement is parsed (and on
+    /// PostgreSQL's lookup sessions, planned) once per connection, not per call.
+    /// </summary>
+    private async Task<List<T>> LookupAsync<T>(Action<DbCommand> bind, Func<DbDataReader, T> read,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenLookupAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        bind(command);
+        await command.PrepareAsync(cancellationToken);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(read(reader));
+        }
+        return rows;
     }
 
     private async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, Action<DbCommand> bind, Func<DbDataReader, T> read,
