@@ -211,11 +211,7 @@ public sealed class LifecycleConformanceTests
             with { ParentTransaction = "txn_group_parent" }).ToList();
         await InsertAsync(store, legs, [new QueueEntry(legs[0].TransactionId, now, "txn_group_parent")]);
         await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
-        await using (var analyze = connection.CreateCommand())
-        {
-            analyze.CommandText = "ANALYZE";
-            await analyze.ExecuteNonQueryAsync(Ct);
-        }
+        await AnalyzeAsync(connection);
 
         var plan = await QueryPlanAsync(connection, dialect, SqlLedgerStore.QueuedAmountsSql, source);
 
@@ -242,11 +238,7 @@ public sealed class LifecycleConformanceTests
         var waiting = NewTransaction(destination, source, 7, TransactionStatus.Queued);
         await InsertAsync(store, [waiting], [new QueueEntry(waiting.TransactionId, Now())]);
         await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
-        await using (var analyze = connection.CreateCommand())
-        {
-            analyze.CommandText = "ANALYZE";
-            await analyze.ExecuteNonQueryAsync(Ct);
-        }
+        await AnalyzeAsync(connection);
 
         var plan = await QueryPlanAsync(connection, dialect, SqlLedgerStore.QueuedAmountsSql, source);
 
@@ -261,6 +253,14 @@ public sealed class LifecycleConformanceTests
         Assert.DoesNotContain(plan, step => step.Contains("hashed SubPlan", StringComparison.Ordinal));
         Assert.Equal(new QueuedAmounts(0, 7), await store.GetQueuedAmountsAsync(source, Ct));
         Assert.Equal(new QueuedAmounts(7, 0), await store.GetQueuedAmountsAsync(destination, Ct));
+    }
+
+    /// <summary>Fresh statistics, so that the plan is the one the database makes for this data.</summary>
+    private static async Task AnalyzeAsync(DbConnection connection)
+    {
+        await using var analyze = connection.CreateCommand();
+        analyze.CommandText = "ANALYZE";
+        await analyze.ExecuteNonQueryAsync(Ct);
     }
 
     /// <summary>The steps of the plan each database makes for <paramref name="sql"/> with <c>@id</c> set.</summary>
