@@ -529,13 +529,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         await using var command = connection.CreateCommand();
         bind(command);
         await command.PrepareAsync(cancellationToken);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(read(reader));
-        }
-        return rows;
+        return await ReadAllAsync(command, read, cancellationToken);
     }
 
     private async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, Action<DbCommand> bind, Func<DbDataReader, T> read,
@@ -545,12 +539,6 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
         bind(command);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(read(reader));
-        }
-        return rows;
+        return await ReadAllAsync(command, read, cancellationToken);
     }
 }
