@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Text.Json.Nodes;
 using Blnk.Core.Lineage;
 using Blnk.Core.Transactions;
@@ -121,16 +120,4 @@ public partial class SqlLedgerStore
         && value.TryGetValue<string>(out var shadowFor)
             ? shadowFor
             : null;
-
-    private static async Task<List<T>> ReadAllAsync<T>(DbCommand command, Func<DbDataReader, T> read,
-        CancellationToken cancellationToken)
-    {
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(read(reader));
-        }
-        return rows;
-    }
 }

@@ -541,4 +541,17 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         bind(command);
         return await ReadAllAsync(command, read, cancellationToken);
     }
+
+    /// <summary>Every row of <paramref name="command"/>, each read by <paramref name="read"/>.</summary>
+    private static async Task<List<T>> ReadAllAsync<T>(DbCommand command, Func<DbDataReader, T> read,
+        CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(read(reader));
+        }
+        return rows;
+    }
 }
