@@ -228,13 +228,14 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
 
     /// <summary>
     /// The QUEUED rows of balance <c>@id</c> still waiting: a row is waiting while its own queue entry, or its atomic
-    /// group's single entry, is there. A waiting row is never older than the oldest entry in the queue (an entry
-    /// carries its row's seq; a group's is its first leg's), so each side reads the balance's rows from that seq on
-    /// (migration 0007; SQLite's rowid), not the balance's history. Each row then probes the queue by index (its id;
+    /// group's single entry, is there. A waiting row is never older than the oldest entry of a row not scheduled (an
+    /// entry carries its row's seq; a group's is its first leg's), so each side reads the balance's rows from that seq
+    /// on (migration 0007; SQLite's rowid), not the balance's history. A scheduled entry can wait for months and holds
+    /// no QUEUED row, so the bound passes over it (migration 0008). Each row then probes the queue by index (its id;
     /// <c>group_id</c>, migration 0006): a join let the planner read the whole queue, dead rows of a drained backlog
-    /// included (~30 ms a read after a 100,000-transfer burst), and so did a hashed subplan, which PostgreSQL picks
-    /// for the id probe from statistics that saw the queue small (<c>OFFSET 0</c> keeps the probe a lookup; the
-    /// prepared plan outlives the statistics). Scheduled rows are not counted, as in Blnk.
+    /// included (~30 ms a read after a 100,000-transfer burst), and so did a hashed subplan, which PostgreSQL picks for
+    /// the id probe from statistics that saw the queue small (<c>OFFSET 0</c> keeps the probe a lookup; the prepared
+    /// plan outlives the statistics). Scheduled rows are not counted, as in Blnk.
     /// </summary>
     internal const string QueuedAmountsSql =
         $"{QueuedRowsSql} t.source = @id {WaitingSql} UNION ALL " +
@@ -244,7 +245,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
         "SELECT t.source, t.destination, t.precise_amount FROM transactions t WHERE t.status = 'QUEUED' AND";
 
     private const string WaitingSql =
-        "AND t.seq >= (SELECT min(oldest.seq) FROM transaction_queue oldest) " +
+        "AND t.seq >= (SELECT min(oldest.seq) FROM transaction_queue oldest WHERE NOT oldest.scheduled) " +
         "AND (EXISTS (SELECT 1 FROM transaction_queue q WHERE q.transaction_id = t.transaction_id LIMIT 1 OFFSET 0) " +
         "OR t.parent_transaction <> '' AND EXISTS (SELECT 1 FROM transaction_queue q " +
         "WHERE q.group_id = t.parent_transaction AND q.transaction_id <> t.transaction_id))";

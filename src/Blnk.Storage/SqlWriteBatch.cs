@@ -21,8 +21,9 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         "AND identity_id IS @identity";
 
     private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
-        "group_id, lease_owner) SELECT transaction_id, seq, @available, COALESCE(@leased, @available), @group, " +
-        "CASE WHEN @leased IS NULL THEN NULL ELSE @owner END FROM transactions WHERE transaction_id = @id";
+        "group_id, lease_owner, scheduled) SELECT transaction_id, seq, @available, COALESCE(@leased, @available), " +
+        $"@group, CASE WHEN @leased IS NULL THEN NULL ELSE @owner END, status = '{TransactionStatus.Scheduled}' " +
+        "FROM transactions WHERE transaction_id = @id";
 
     private const string ScheduleActionSql = "INSERT INTO inflight_actions (action_id, transaction_id, action, " +
         "precise_amount, origin, available_at, lease_until) VALUES (@id, @transaction, @action, @amount, @origin, " +

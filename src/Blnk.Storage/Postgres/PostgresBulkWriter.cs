@@ -25,9 +25,10 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         "inflight, skip, atomic, created, effective, scheduled, expiry, commit_date, meta, ordinal) ORDER BY ordinal";
 
     private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
-        "group_id, lease_owner) SELECT t.transaction_id, t.seq, v.available, COALESCE(v.leased, v.available), " +
-        "v.group_id, CASE WHEN v.leased IS NULL THEN NULL ELSE @owner END FROM unnest(@id, @available, @group, " +
-        "@leased) AS v(id, available, group_id, leased) JOIN transactions t ON t.transaction_id = v.id";
+        "group_id, lease_owner, scheduled) SELECT t.transaction_id, t.seq, v.available, " +
+        "COALESCE(v.leased, v.available), v.group_id, CASE WHEN v.leased IS NULL THEN NULL ELSE @owner END, " +
+        $"t.status = '{TransactionStatus.Scheduled}' FROM unnest(@id, @available, @group, @leased) " +
+        "AS v(id, available, group_id, leased) JOIN transactions t ON t.transaction_id = v.id";
 
     private const string InsertOutboxSql = "INSERT INTO webhook_outbox (event, payload, created_at, target, url, " +
         "hook_id, entity_key, available_at, lease_until) SELECT event, payload, @now, target, url, hook, key, @now, " +

@@ -1,0 +1,7 @@
+-- GET /balances/{id}?with_queued=true reads a balance's rows from the oldest queue entry on: no QUEUED row still
+-- waiting is older (0007). A SCHEDULED row's entry waits until its scheduled_for, and scheduled rows are not counted,
+-- yet it held that bound back: one transaction scheduled a month ahead made every such read go through a month
+-- of each balance's rows. The entry now says whether its row is scheduled, so the bound can pass over it.
+ALTER TABLE transaction_queue ADD COLUMN scheduled BOOLEAN NOT NULL DEFAULT false;
+UPDATE transaction_queue SET scheduled = true
+WHERE transaction_id IN (SELECT transaction_id FROM transactions WHERE status = 'SCHEDULED');
