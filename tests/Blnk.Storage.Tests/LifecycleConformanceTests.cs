@@ -314,8 +314,7 @@ public sealed class LifecycleConformanceTests
             }
         }
         await using var command = connection.CreateCommand();
-        command.CommandText = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " +
-                              sql.Replace("@id", $"'{id}'", StringComparison.Ordinal);
+        command.CommandText = PostgresExplain("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)", sql, id);
         long dropped = 0;
         await using var reader = await command.ExecuteReaderAsync(Ct);
         while (await reader.ReadAsync(Ct))
@@ -330,6 +329,13 @@ public sealed class LifecycleConformanceTests
     }
 
     private const string RowsRemoved = "Rows Removed by Filter: ";
+
+    /// <summary>
+    /// <paramref name="explain"/> of <paramref name="sql"/> on PostgreSQL, whose EXPLAIN takes no bound parameters: the
+    /// id (made by the test, no quotes in it) goes in as a literal.
+    /// </summary>
+    private static string PostgresExplain(string explain, string sql, string id) =>
+        $"{explain} {sql.Replace("@id", $"'{id}'", StringComparison.Ordinal)}";
 
     /// <summary>Fresh statistics, so that the plan is the one the database makes for this data.</summary>
     private static async Task AnalyzeAsync(DbConnection connection)
@@ -351,8 +357,7 @@ public sealed class LifecycleConformanceTests
         }
         else
         {
-            // EXPLAIN takes no bound parameters: the id (made by the test, no quotes in it) goes in as a literal.
-            command.CommandText = "EXPLAIN " + sql.Replace("@id", $"'{id}'", StringComparison.Ordinal);
+            command.CommandText = PostgresExplain("EXPLAIN", sql, id);
         }
         var steps = new List<string>();
         await using var reader = await command.ExecuteReaderAsync(Ct);
