@@ -7,6 +7,9 @@ namespace Blnk.Storage;
 /// <remarks>Each method sets the text and parameters of a fresh command of the batch; the batch sends it.</remarks>
 public interface IBulkWriter
 {
+    /// <summary>
+    /// A statement that inserts the rows and returns how many, or fails unless every balance they name exists.
+    /// </summary>
     void InsertTransactions(DbCommand command, IReadOnlyList<TransactionRecord> rows);
 
     /// <summary>Queue entries; a leased one is leased to <paramref name="leaseOwner"/>.</summary>

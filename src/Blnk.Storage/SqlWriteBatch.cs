@@ -99,7 +99,9 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             $"DELETE FROM transaction_queue WHERE transaction_id {membership} RETURNING transaction_id", cancellationToken);
 
     public Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken) =>
-        WriteSetAsync(rows, (bulk, command) => bulk.InsertTransactions(command, rows), null,
+        WriteSetAsync(rows, (bulk, command) => bulk.InsertTransactions(command, rows),
+            async reader => Invariant.Assert(await reader.ReadAsync(cancellationToken)
+                && reader.GetInt64(0) == rows.Count),
             SqlLedgerStore.InsertTransactionSql, store.AddTransactionParameters, null, cancellationToken);
 
     public async Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken)

@@ -15,14 +15,24 @@ namespace Blnk.Storage.Postgres;
 /// </summary>
 internal sealed class PostgresBulkWriter : IBulkWriter
 {
-    private const string InsertTransactionsSql = $"INSERT INTO transactions ({SqlLedgerStore.TransactionColumns}) " +
+    // The rows go in only if every balance they name exists: one lookup per distinct balance (@balances), for the
+    // whole set, and a count short of them fails the cast, and with it the transaction, as the balance update does
+    // (the message holds count(*) so that PostgreSQL cannot fold the cast, and fail it, while planning).
+    // Foreign keys checked this once per row and key, with a locking lookup each: 21 % of the writer backend's time
+    // under bulk load (migration 0009). Balances are never deleted, so the rows need no lock on them.
+    private const string InsertTransactionsSql = "WITH inserted AS (" +
+        $"INSERT INTO transactions ({SqlLedgerStore.TransactionColumns}) " +
         "SELECT id, parent, source, destination, reference, currency, description, status, hash, amount::numeric, " +
         "precision::numeric, overdraft, allow, inflight, skip, atomic, created, effective, scheduled, expiry, " +
         "commit_date, meta::jsonb FROM unnest(@id, @parent, @source, @destination, @reference, @currency, " +
         "@description, @status, @hash, @amount, @precision, @overdraft, @allow, @inflight, @skip, @atomic, " +
         "@created, @effective, @scheduled, @expiry, @commit, @meta) WITH ORDINALITY AS v(id, parent, source, " +
         "destination, reference, currency, description, status, hash, amount, precision, overdraft, allow, " +
-        "inflight, skip, atomic, created, effective, scheduled, expiry, commit_date, meta, ordinal) ORDER BY ordinal";
+        "inflight, skip, atomic, created, effective, scheduled, expiry, commit_date, meta, ordinal) " +
+        "ORDER BY ordinal RETURNING 1) " +
+        "SELECT CASE WHEN (SELECT count(*) FROM balances WHERE balance_id = ANY(@balances)) = " +
+        "cardinality(@balances) THEN count(*) " +
+        "ELSE ('one of ' || count(*) || ' transactions names an unknown balance')::bigint END FROM inserted";
 
     private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
         "group_id, lease_owner, scheduled) SELECT t.transaction_id, t.seq, v.available, " +
@@ -60,6 +70,8 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         Text(command, "parent", rows, row => row.ParentTransaction);
         Text(command, "source", rows, row => row.Source);
         Text(command, "destination", rows, row => row.Destination);
+        Array(command, "balances", NpgsqlDbType.Text,
+            rows.SelectMany(row => new[] { row.Source, row.Destination }).Distinct(StringComparer.Ordinal).ToArray());
         Text(command, "reference", rows, row => row.Reference);
         Text(command, "currency", rows, row => row.Currency);
         Text(command, "description", rows, row => row.Description);
