@@ -87,7 +87,8 @@ public sealed class PostgresDialect(NpgsqlDataSource dataSource, NpgsqlDataSourc
     }
 
     // NO KEY UPDATE excludes every other writer of the row but not the key-share locks foreign-key checks take:
-    // another process inserting a transaction that references a locked balance does not wait for this batch.
+    // another process inserting a row that references a locked balance (a snapshot, a monitor) does not wait for
+    // this batch.
     public override string LockRowsClause => "FOR NO KEY UPDATE";
 
     public override string ClaimDueSql(string table, string key, string orderBy, string columns) =>
