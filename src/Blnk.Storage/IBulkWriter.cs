@@ -12,7 +12,10 @@ public interface IBulkWriter
     /// </summary>
     void InsertTransactions(DbCommand command, IReadOnlyList<TransactionRecord> rows);
 
-    /// <summary>Queue entries; a leased one is leased to <paramref name="leaseOwner"/>.</summary>
+    /// <summary>
+    /// Queue entries; a leased one is leased to <paramref name="leaseOwner"/>. Returns one row: the count of entries,
+    /// failing the statement (and so the transaction) when an entry names a transaction that is not stored.
+    /// </summary>
     void Enqueue(DbCommand command, IReadOnlyList<QueueEntry> entries, long leaseOwner);
 
     /// <summary>Outbox rows in the given order (their sequence numbers keep it).</summary>

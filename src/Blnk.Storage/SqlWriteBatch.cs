@@ -20,6 +20,9 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         "inflight_debit_balance = @inflightDebit, version = @version WHERE balance_id = @id AND version = @readVersion " +
         "AND identity_id IS @identity";
 
+    /// <summary>Why a batch whose queue entry names no stored transaction fails (it would never be applied).</summary>
+    internal const string QueueEntryWithoutRow = "a queue entry names a transaction that is not stored";
+
     private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
         "group_id, lease_owner, scheduled) SELECT transaction_id, seq, @available, COALESCE(@leased, @available), " +
         $"@group, CASE WHEN @leased IS NULL THEN NULL ELSE @owner END, status = '{TransactionStatus.Scheduled}' " +
@@ -100,9 +103,12 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
 
     public Task InsertTransactionsAsync(IReadOnlyList<TransactionRecord> rows, CancellationToken cancellationToken) =>
         WriteSetAsync(rows, (bulk, command) => bulk.InsertTransactions(command, rows),
-            async reader => Invariant.Assert(await reader.ReadAsync(cancellationToken)
-                && reader.GetInt64(0) == rows.Count),
-            SqlLedgerStore.InsertTransactionSql, store.AddTransactionParameters, null, cancellationToken);
+            CountIs(rows.Count, cancellationToken), SqlLedgerStore.InsertTransactionSql, store.AddTransactionParameters,
+            null, cancellationToken);
+
+    /// <summary>A set statement's check of the one count it returns (it has already failed itself if short).</summary>
+    private static Func<DbDataReader, Task> CountIs(int expected, CancellationToken cancellationToken) =>
+        async reader => Invariant.Assert(await reader.ReadAsync(cancellationToken) && reader.GetInt64(0) == expected);
 
     public async Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken)
     {
@@ -111,15 +117,19 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             // Other processes must see this one alive, or they would take its leases for a dead process's.
             await _dialect.HoldLeasesAsync(cancellationToken);
         }
-        await WriteSetAsync(entries, (bulk, command) => bulk.Enqueue(command, entries, _dialect.LeaseOwner), null,
-            EnqueueSql, (command, entry) =>
+        await WriteSetAsync(entries, (bulk, command) => bulk.Enqueue(command, entries, _dialect.LeaseOwner),
+            CountIs(entries.Count, cancellationToken), EnqueueSql, (command, entry) =>
             {
                 SqlDialect.Add(command, "id", entry.TransactionId);
                 _dialect.AddTime(command, "available", entry.AvailableAt);
                 SqlDialect.Add(command, "group", entry.GroupId);
                 _dialect.AddTime(command, "leased", entry.LeasedUntil);
                 SqlDialect.Add(command, "owner", _dialect.LeaseOwner);
-            }, null, cancellationToken);
+            },
+            // The entry is selected from its row: without the row nothing is inserted, and nothing would fail.
+            reader => reader.RecordsAffected == 1 ? Task.CompletedTask
+                : throw new InvariantException(QueueEntryWithoutRow),
+            cancellationToken);
     }
 
     /// <summary>For each inflight row: the sum of its APPLIED (commit) children and whether a VOID child exists.</summary>
@@ -168,9 +178,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             AssertBalanceInvariants(write);
         }
         return WriteSetAsync(writes, (bulk, command) => bulk.UpdateBalances(command, writes),
-            async reader => Invariant.Assert(await reader.ReadAsync(cancellationToken)
-                && reader.GetInt64(0) == writes.Count),
-            UpdateBalanceSql, BindBalance, reader => reader.RecordsAffected == 1 ? Task.CompletedTask
+            CountIs(writes.Count, cancellationToken), UpdateBalanceSql, BindBalance, reader => reader.RecordsAffected == 1 ? Task.CompletedTask
                 : throw new StaleBalanceException($"{StatementPipeline.BalanceChanged}a balance was not as read"),
             cancellationToken);
     }

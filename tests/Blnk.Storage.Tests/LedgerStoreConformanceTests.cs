@@ -390,6 +390,38 @@ public sealed class LedgerStoreConformanceTests
     }
 
     /// <summary>
+    /// An entry is selected from its row, so one whose row is missing would be left out silently and its accepted
+    /// transaction never applied: the whole batch fails instead.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task A_queue_entry_naming_a_transaction_not_stored_fails_the_batch_and_commits_nothing(string dialect)
+    {
+        await using var store = await TestStores.CreateAsync(dialect);
+        var (source, destination) = await CreateTwoBalancesAsync(store);
+        var queued = NewTransaction(source, destination, 100, status: TransactionStatus.Queued);
+
+        await using (var batch = await store.BeginWriteBatchAsync(Ct))
+        {
+            // Refused when sent with the commit by the statement's own count (PostgreSQL), or at once (SQLite).
+            var failure = await Assert.ThrowsAnyAsync<Exception>(async () =>
+            {
+                await batch.InsertTransactionsAsync([queued], Ct);
+                await batch.EnqueueAsync(
+                    [new QueueEntry(queued.TransactionId, Now()), new QueueEntry("txn_missing", Now())], Ct);
+                await batch.CommitAsync(Ct);
+            });
+            Assert.Contains("a queue entry names a transaction that is not stored", failure.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Null(await store.GetTransactionAsync(queued.TransactionId, Ct));
+        Assert.Empty(await store.ClaimQueuedAsync(10, Now().AddDays(1), Now().AddDays(2), Ct));
+        await InsertAsync(store, [queued], [new QueueEntry(queued.TransactionId, Now())]);
+        var claimed = Assert.Single(await store.ClaimQueuedAsync(10, Now().AddDays(1), Now().AddDays(2), Ct));
+        Assert.Equal(queued.TransactionId, claimed.EntryId);
+    }
+
+    /// <summary>
     /// The writer may decide from balances it remembers instead of locking them: the update then applies only if
     /// each row still has the version and identity the batch decided from, else nothing of the batch commits.
     /// </summary>

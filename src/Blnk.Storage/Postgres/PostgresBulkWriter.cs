@@ -34,11 +34,16 @@ internal sealed class PostgresBulkWriter : IBulkWriter
         "cardinality(@balances) THEN count(*) " +
         "ELSE ('one of ' || count(*) || ' transactions names an unknown balance')::bigint END FROM inserted";
 
-    private const string EnqueueSql = "INSERT INTO transaction_queue (transaction_id, seq, available_at, lease_until, " +
-        "group_id, lease_owner, scheduled) SELECT t.transaction_id, t.seq, v.available, " +
+    // An entry takes its seq from its row, so an entry whose row is missing would be skipped, not refused, and its
+    // accepted transaction never applied: the count fails the cast, and the transaction, as the insert's does.
+    private const string EnqueueSql = "WITH entered AS (INSERT INTO transaction_queue (transaction_id, seq, " +
+        "available_at, lease_until, group_id, lease_owner, scheduled) SELECT t.transaction_id, t.seq, v.available, " +
         "COALESCE(v.leased, v.available), v.group_id, CASE WHEN v.leased IS NULL THEN NULL ELSE @owner END, " +
         $"t.status = '{TransactionStatus.Scheduled}' FROM unnest(@id, @available, @group, @leased) " +
-        "AS v(id, available, group_id, leased) JOIN transactions t ON t.transaction_id = v.id";
+        "AS v(id, available, group_id, leased) JOIN transactions t ON t.transaction_id = v.id RETURNING 1) " +
+        "SELECT CASE WHEN count(*) = cardinality(@id) THEN count(*) " +
+        $"ELSE ('entered ' || count(*) || ' of ' || cardinality(@id) || ': {SqlWriteBatch.QueueEntryWithoutRow}')" +
+        "::bigint END FROM entered";
 
     private const string InsertOutboxSql = "INSERT INTO webhook_outbox (event, payload, created_at, target, url, " +
         "hook_id, entity_key, available_at, lease_until) SELECT event, payload, @now, target, url, hook, key, @now, " +
