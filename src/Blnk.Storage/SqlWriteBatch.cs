@@ -178,7 +178,8 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
             AssertBalanceInvariants(write);
         }
         return WriteSetAsync(writes, (bulk, command) => bulk.UpdateBalances(command, writes),
-            CountIs(writes.Count, cancellationToken), UpdateBalanceSql, BindBalance, reader => reader.RecordsAffected == 1 ? Task.CompletedTask
+            CountIs(writes.Count, cancellationToken), UpdateBalanceSql, BindBalance,
+            reader => reader.RecordsAffected == 1 ? Task.CompletedTask
                 : throw new StaleBalanceException($"{StatementPipeline.BalanceChanged}a balance was not as read"),
             cancellationToken);
     }

@@ -411,7 +411,8 @@ public sealed class LedgerStoreConformanceTests
                     [new QueueEntry(queued.TransactionId, Now()), new QueueEntry("txn_missing", Now())], Ct);
                 await batch.CommitAsync(Ct);
             });
-            Assert.Contains("a queue entry names a transaction that is not stored", failure.Message, StringComparison.Ordinal);
+            Assert.Contains("a queue entry names a transaction that is not stored", failure.Message,
+                StringComparison.Ordinal);
         }
 
         Assert.Null(await store.GetTransactionAsync(queued.TransactionId, Ct));
