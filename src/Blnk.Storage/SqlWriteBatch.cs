@@ -110,6 +110,10 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
     private static Func<DbDataReader, Task> CountIs(int expected, CancellationToken cancellationToken) =>
         async reader => Invariant.Assert(await reader.ReadAsync(cancellationToken) && reader.GetInt64(0) == expected);
 
+    /// <summary>A per-item statement's check that it wrote exactly one row.</summary>
+    private static Func<DbDataReader, Task> OneRowOr(Func<Exception> failure) =>
+        reader => reader.RecordsAffected == 1 ? Task.CompletedTask : throw failure();
+
     public async Task EnqueueAsync(IReadOnlyList<QueueEntry> entries, CancellationToken cancellationToken)
     {
         if (entries.Any(entry => entry.LeasedUntil is not null))
@@ -127,9 +131,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
                 SqlDialect.Add(command, "owner", _dialect.LeaseOwner);
             },
             // The entry is selected from its row: without the row nothing is inserted, and nothing would fail.
-            reader => reader.RecordsAffected == 1 ? Task.CompletedTask
-                : throw new InvariantException(QueueEntryWithoutRow),
-            cancellationToken);
+            OneRowOr(() => new InvariantException(QueueEntryWithoutRow)), cancellationToken);
     }
 
     /// <summary>For each inflight row: the sum of its APPLIED (commit) children and whether a VOID child exists.</summary>
@@ -179,8 +181,7 @@ internal sealed class SqlWriteBatch(SqlLedgerStore store, DbConnection connectio
         }
         return WriteSetAsync(writes, (bulk, command) => bulk.UpdateBalances(command, writes),
             CountIs(writes.Count, cancellationToken), UpdateBalanceSql, BindBalance,
-            reader => reader.RecordsAffected == 1 ? Task.CompletedTask
-                : throw new StaleBalanceException($"{StatementPipeline.BalanceChanged}a balance was not as read"),
+            OneRowOr(() => new StaleBalanceException($"{StatementPipeline.BalanceChanged}a balance was not as read")),
             cancellationToken);
     }
 
