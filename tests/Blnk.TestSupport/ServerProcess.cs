@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -28,6 +27,7 @@ public sealed class ServerProcess : IAsyncDisposable
     private readonly Dictionary<string, string> _environment;
     private readonly StringBuilder _output = new();
     private readonly Lock _outputLock = new();
+    private readonly LoopbackPortHold _port;
     private Process? _process;
     private bool _disposed;
 
@@ -43,18 +43,19 @@ public sealed class ServerProcess : IAsyncDisposable
         };
     }
 
-    private ServerProcess(string serverDll, int port, string workingDirectory, Dictionary<string, string> environment)
+    private ServerProcess(string serverDll, LoopbackPortHold port, string workingDirectory,
+        Dictionary<string, string> environment)
     {
         _serverDll = serverDll;
         _workingDirectory = workingDirectory;
         _environment = environment;
-        Port = port;
-        BaseUrl = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/");
+        _port = port;
+        BaseUrl = new Uri($"http://127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}/");
         Client = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
     }
 
-    /// <summary>The loopback port the server listens on (kept across <see cref="RestartAsync"/>).</summary>
-    public int Port { get; }
+    /// <summary>The loopback port the server listens on, held across kills and <see cref="RestartAsync"/>.</summary>
+    public int Port => _port.Port;
 
     /// <summary><c>http://127.0.0.1:PORT/</c>.</summary>
     public Uri BaseUrl { get; }
@@ -100,9 +101,9 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the server with <c>BLNK_SERVER_PORT</c> (a free loopback port), <c>BLNK_DATA_SOURCE_DNS</c> and
-    /// <paramref name="extraEnvironment"/> (which may replace the data source, not the port), and waits until
-    /// <c>GET /health</c> answers 200. Other <c>BLNK_*</c> variables of the test process (except
+    /// Starts the server with <c>BLNK_SERVER_PORT</c> (a loopback port held until dispose),
+    /// <c>BLNK_DATA_SOURCE_DNS</c> and <paramref name="extraEnvironment"/> (which may replace the data source, not
+    /// the port), and waits until <c>GET /health</c> answers 200. Other <c>BLNK_*</c> variables of the test process (except
     /// <c>BLNK_TEST_*</c>) are not passed on.
     /// </summary>
     /// <exception cref="InvalidOperationException">The server is not built, exited, or was not healthy in 30 s;
@@ -112,7 +113,7 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(dataSourceDns);
         var serverDll = ServerDllPath();
-        var port = FreeLoopbackPort();
+        var port = LoopbackPortHold.Take();
         var workingDirectory = Path.Combine(Path.GetTempPath(), "blnk-server-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workingDirectory);
 
@@ -128,7 +129,7 @@ public sealed class ServerProcess : IAsyncDisposable
             }
         }
         // The port is ours: BaseUrl and the health wait depend on it.
-        environment["BLNK_SERVER_PORT"] = port.ToString(CultureInfo.InvariantCulture);
+        environment["BLNK_SERVER_PORT"] = port.Port.ToString(CultureInfo.InvariantCulture);
 
         var server = new ServerProcess(serverDll, port, workingDirectory, environment);
         try
@@ -225,6 +226,7 @@ public sealed class ServerProcess : IAsyncDisposable
             _process?.Dispose();
             _process = null;
             Client.Dispose();
+            _port.Dispose();
             TryDeleteDirectory(_workingDirectory);
         }
     }
@@ -396,13 +398,6 @@ public sealed class ServerProcess : IAsyncDisposable
             return processPath;
         }
         return "dotnet";
-    }
-
-    internal static int FreeLoopbackPort()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)listener.LocalEndPoint!).Port;
     }
 
     private static void TryDeleteDirectory(string directory)

@@ -25,15 +25,17 @@ public sealed record ReceivedRequest(string Path, IReadOnlyDictionary<string, st
 public sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly ConcurrentQueue<ReceivedRequest> _received = new();
+    private readonly LoopbackPortHold _port;
     private HttpListener? _listener;
     private Task? _loop;
 
-    private WebhookReceiver(int port)
+    private WebhookReceiver(LoopbackPortHold port)
     {
-        Port = port;
+        _port = port;
     }
 
-    public int Port { get; }
+    /// <summary>The receiver's port, held from <see cref="Start"/> to dispose, whether up or down.</summary>
+    public int Port => _port.Port;
 
     public string Url => $"http://127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}/";
 
@@ -54,7 +56,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public static WebhookReceiver Start()
     {
-        var receiver = new WebhookReceiver(ServerProcess.FreeLoopbackPort());
+        var receiver = new WebhookReceiver(LoopbackPortHold.Take());
         receiver.Up();
         return receiver;
     }
@@ -107,7 +109,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await DownAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await DownAsync();
+        _port.Dispose();
+    }
 
     private async Task ServeAsync(HttpListener listener)
     {
