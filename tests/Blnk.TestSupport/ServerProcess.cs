@@ -103,8 +103,8 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>
     /// Starts the server with <c>BLNK_SERVER_PORT</c> (a loopback port held until dispose),
     /// <c>BLNK_DATA_SOURCE_DNS</c> and <paramref name="extraEnvironment"/> (which may replace the data source, not
-    /// the port), and waits until <c>GET /health</c> answers 200. Other <c>BLNK_*</c> variables of the test process (except
-    /// <c>BLNK_TEST_*</c>) are not passed on.
+    /// the port), and waits until <c>GET /health</c> answers 200. Other <c>BLNK_*</c> variables of the test process
+    /// (except <c>BLNK_TEST_*</c>) are not passed on.
     /// </summary>
     /// <exception cref="InvalidOperationException">The server is not built, exited, or was not healthy in 30 s;
     /// the message holds its output.</exception>
