@@ -39,6 +39,25 @@ public sealed class LedgerStoreConformanceTests
         Assert.True(await store.PingAsync(Ct));
     }
 
+    /// <summary>
+    /// On PostgreSQL the writer's statements check what the foreign keys of transaction rows and queue entries did,
+    /// once per set (migrations 0009 and 0010); SQLite keeps its keys, checked in process.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
+    public async Task Transaction_rows_and_queue_entries_keep_foreign_keys_on_sqlite_only(string dialect)
+    {
+        var (store, dataSource) = await TestStores.CreateWithDataSourceAsync(dialect);
+        await using var _ = store;
+        var keysOf = (string table) => CountAsync(dataSource, dialect == TestStores.Postgres
+            ? "SELECT COUNT(*) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid " +
+              $"WHERE c.contype = 'f' AND t.relname = '{table}'"
+            : $"SELECT COUNT(*) FROM pragma_foreign_key_list('{table}')");
+
+        var expected = dialect == TestStores.Postgres ? (Rows: 0L, Entries: 0L) : (Rows: 2L, Entries: 1L);
+        Assert.Equal(expected, (await keysOf("transactions"), await keysOf("transaction_queue")));
+    }
+
     [Theory]
     [MemberData(nameof(TestStores.Dialects), MemberType = typeof(TestStores))]
     public async Task Concurrent_migrations_of_one_database_all_succeed_and_apply_each_script_once(string dialect)
