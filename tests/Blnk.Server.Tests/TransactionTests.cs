@@ -53,6 +53,38 @@ public sealed class TransactionTests(ServerFixture fixture) : IClassFixture<Serv
 
     [Theory]
     [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task Transaction_ids_are_distinct_version_7_uuids_stamped_with_their_creation_time(string dialect)
+    {
+        var api = await fixture.ApiAsync(dialect);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var ids = new List<string>();
+        for (var index = 0; index < 150; index++)
+        {
+            var response = await api.PostAsync("transactions", new
+            {
+                amount = 1, precision = 100, currency = "USD", reference = "ref-" + Guid.NewGuid(),
+                description = "id", source, destination, allow_overdraft = true, skip_queue = true,
+            });
+            Assert.Equal(HttpStatusCode.Created, response.Status);
+            ids.Add(response.Str("transaction_id"));
+        }
+        var after = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        foreach (var id in ids)
+        {
+            Assert.Matches("^txn_[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", id);
+            var stamp = Convert.ToInt64(id[4..12] + id[13..17], 16);
+            Assert.InRange(stamp, before, after);
+        }
+        // 74 random bits each: equal random parts would mean the same random bytes were handed out twice.
+        Assert.Equal(ids.Count, ids.Select(id => id[19..]).Distinct().Count());
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
     public async Task Amount_conversion_matches_blnk(string dialect)
     {
         var api = await fixture.ApiAsync(dialect);
