@@ -33,8 +33,8 @@ public static class RequestBody
             {
                 return (null, null);
             }
-            body.Position = 0;
-            var value = await JsonSerializer.DeserializeAsync(body, typeInfo, httpContext.RequestAborted);
+            // The body is in memory already: reading it from a span skips the stream reader's buffers and states.
+            var value = JsonSerializer.Deserialize(body.GetBuffer().AsSpan(0, (int)body.Length), typeInfo);
             return value is null ? (null, Malformed(malformedMessage, "the request body must be a JSON object")) : (value, null);
         }
         catch (JsonException exception)
