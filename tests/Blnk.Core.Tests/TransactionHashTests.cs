@@ -20,6 +20,23 @@ public sealed class TransactionHashTests
     }
 
     [Fact]
+    public void Compute_hashes_the_concatenation_even_where_a_character_spans_two_fields()
+    {
+        // "a\uD83D" + "\uDE00b": the two halves of U+1F600 only make a character once joined.
+        // printf '%s' '1a😀bsd' | sha256sum
+        Assert.Equal("bbb41e13c57add0d1f2b67293ba72abd259087fba7e56f915231f2f3958a974d",
+            TransactionHash.Compute("1", "a\uD83D", "\uDE00b", "s", "d"));
+    }
+
+    [Fact]
+    public void Compute_hashes_fields_longer_than_the_stack_buffer()
+    {
+        // python3: sha256(('2' + 'x' * 600 + '€' * 300 + 'USD' + '@World' + 'bln_1').encode())
+        Assert.Equal("eccd683209351a1459d6c280b3a06d68910e1d55103320c9d8f43bd9beb84ab2",
+            TransactionHash.Compute("2", new string('x', 600) + new string('€', 300), "USD", "@World", "bln_1"));
+    }
+
+    [Fact]
     public void Compute_has_no_separators_so_only_the_concatenation_matters()
     {
         Assert.Equal(TransactionHash.Compute("100.5", "ref_001", "USD", "@World", "bln_0b1c"),
