@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using System.Text;
 
 namespace Blnk.Core.Money;
 
@@ -36,7 +35,7 @@ public readonly record struct ExactDecimal(BigInteger Unscaled, int Scale)
         }
         var pointAt = mantissa.IndexOf('.', StringComparison.Ordinal);
         var digits = pointAt < 0 ? mantissa : mantissa.Remove(pointAt, 1);
-        if (digits.Length == 0 || !digits.All(char.IsAsciiDigit))
+        if (digits.Length == 0 || digits.AsSpan().ContainsAnyExceptInRange('0', '9'))
         {
             return false;
         }
@@ -78,24 +77,17 @@ public readonly record struct ExactDecimal(BigInteger Unscaled, int Scale)
     /// <summary>Plain notation without exponent, trailing fractional zeros removed ("1250.34", "100").</summary>
     public string ToPlainString()
     {
+        var sign = Unscaled.Sign < 0 ? "-" : "";
         var digits = BigInteger.Abs(Unscaled).ToString(CultureInfo.InvariantCulture);
-        var text = new StringBuilder();
-        if (Unscaled.Sign < 0)
-        {
-            text.Append('-');
-        }
         if (Scale == 0)
         {
-            return text.Append(digits).ToString();
+            return sign + digits;
         }
         digits = digits.PadLeft(Scale + 1, '0');
-        var integerPart = digits[..^Scale];
-        var fractionPart = digits[^Scale..].TrimEnd('0');
-        text.Append(integerPart);
-        if (fractionPart.Length > 0)
-        {
-            text.Append('.').Append(fractionPart);
-        }
-        return text.ToString();
+        var integerPart = digits.AsSpan(0, digits.Length - Scale);
+        var fractionPart = digits.AsSpan(digits.Length - Scale).TrimEnd('0');
+        return fractionPart.IsEmpty
+            ? string.Concat(sign, integerPart)
+            : string.Concat(sign, integerPart, ".", fractionPart);
     }
 }
