@@ -283,6 +283,15 @@ public sealed class TransactionTests(ServerFixture fixture) : IClassFixture<Serv
             amount = 1, currency = "USD", reference = "x", description = "d", source = "@a", destination = "@a",
         });
         Assert.Equal("source: source and destination cannot be the same balance.", self.ErrorMessage);
+        var splitToItself = await api.PostAsync("transactions", new
+        {
+            amount = 1, currency = "USD", reference = "x", description = "d", source = "@a",
+            destinations = new[]
+            {
+                new { identifier = "@b", distribution = "50%" }, new { identifier = "@a", distribution = "left" },
+            },
+        });
+        Assert.Equal("source: source and destination cannot be the same balance.", splitToItself.ErrorMessage);
 
         var badDate = await api.PostAsync("transactions", new
         {

@@ -149,13 +149,23 @@ public static class TransactionValidator
         {
             errors["sources"] = "only one side may be split: use sources with one destination, or destinations with one source";
         }
-        var single = new[] { request.Source, request.Destination }.OfType<string>().ToHashSet(StringComparer.Ordinal);
-        var items = (sources ?? []).Concat(destinations ?? []).Select(item => item.Identifier);
         if ((!string.IsNullOrWhiteSpace(request.Source) && request.Source == request.Destination)
-            || items.Any(single.Contains))
+            || SplitNamesTheSingleSide(request, sources, destinations))
         {
             errors["source"] = "source and destination cannot be the same balance";
         }
+    }
+
+    /// <summary>Whether an item of a split names the request's single source or destination.</summary>
+    private static bool SplitNamesTheSingleSide(TransactionRequest request,
+        IReadOnlyList<DistributionItem>? sources, IReadOnlyList<DistributionItem>? destinations)
+    {
+        if (sources is null && destinations is null)
+        {
+            return false;
+        }
+        var single = new[] { request.Source, request.Destination }.OfType<string>().ToHashSet(StringComparer.Ordinal);
+        return (sources ?? []).Concat(destinations ?? []).Any(item => single.Contains(item.Identifier));
     }
 
     private static void CheckSide(SortedDictionary<string, string> errors, string key, string? single, bool split)
