@@ -113,7 +113,6 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(dataSourceDns);
         var serverDll = ServerDllPath();
-        var port = LoopbackPortHold.Take();
         var workingDirectory = Path.Combine(Path.GetTempPath(), "blnk-server-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workingDirectory);
 
@@ -128,9 +127,10 @@ public sealed class ServerProcess : IAsyncDisposable
                 environment[key] = value;
             }
         }
-        // The port is ours: BaseUrl and the health wait depend on it.
+        // The port is ours: BaseUrl and the health wait depend on it. Taken last, so that nothing can throw between
+        // taking it and the server that releases it.
+        var port = LoopbackPortHold.Take();
         environment["BLNK_SERVER_PORT"] = port.Port.ToString(CultureInfo.InvariantCulture);
-
         var server = new ServerProcess(serverDll, port, workingDirectory, environment);
         try
         {

@@ -57,7 +57,16 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public static WebhookReceiver Start()
     {
         var receiver = new WebhookReceiver(LoopbackPortHold.Take());
-        receiver.Up();
+        try
+        {
+            receiver.Up();
+        }
+        catch
+        {
+            // Nothing listens yet: only the port's hold is left to let go.
+            receiver._port.Dispose();
+            throw;
+        }
         return receiver;
     }
 
