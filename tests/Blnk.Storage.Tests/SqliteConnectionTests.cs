@@ -21,6 +21,17 @@ public sealed class SqliteConnectionTests : IDisposable
         Assert.Equal(30_000L, await PragmaAsync(connection, "busy_timeout"));
     }
 
+    [Fact]
+    public async Task A_connection_leaves_the_WAL_to_grow_ten_times_SQLite_default_before_checkpointing_it()
+    {
+        await using var dialect = new SqliteDialect(Path.Combine(_directory, "blnk.db"));
+        await using var connection = await dialect.OpenAsync(CancellationToken.None);
+
+        // A commit that crosses the length copies the WAL back into the file: at SQLite's 1,000 pages one transfer
+        // in ~85 did, and W1's p99 was that commit (docs/performance.md).
+        Assert.Equal(10_000L, await PragmaAsync(connection, "wal_autocheckpoint"));
+    }
+
     private static async Task<long> PragmaAsync(System.Data.Common.DbConnection connection, string pragma)
     {
         await using var command = connection.CreateCommand();
