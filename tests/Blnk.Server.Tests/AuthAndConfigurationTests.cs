@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using Blnk.TestSupport;
 
@@ -68,6 +69,19 @@ public sealed class AuthAndConfigurationTests
         var (exitCode, output) = await RunServerAsync(new Dictionary<string, string>(), directory);
         Assert.NotEqual(0, exitCode);
         Assert.Contains("server.port", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_server_watches_no_files_so_writes_beside_it_do_not_wake_it()
+    {
+        await using var server = await ServerProcess.StartAsync(ServerProcess.NewSqliteDns());
+
+        // Configuration is read once at start. A file watcher (an inotify instance on Linux) would wake the server
+        // for every write below its working directory, where the SQLite file lives by default.
+        var watchers = Directory.GetFiles($"/proc/{server.ProcessId.ToString(CultureInfo.InvariantCulture)}/fd")
+            .Select(descriptor => new FileInfo(descriptor).LinkTarget)
+            .Where(target => target == "anon_inode:inotify");
+        Assert.Empty(watchers);
     }
 
     [Fact]

@@ -57,6 +57,9 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>The loopback port the server listens on, held across kills and <see cref="RestartAsync"/>.</summary>
     public int Port => _port.Port;
 
+    /// <summary>The running server's process id (<c>dotnet Blnk.Server.dll</c> runs the server in that process).</summary>
+    public int ProcessId => _process?.Id ?? throw new InvalidOperationException("the server is not running");
+
     /// <summary><c>http://127.0.0.1:PORT/</c>.</summary>
     public Uri BaseUrl { get; }
 
