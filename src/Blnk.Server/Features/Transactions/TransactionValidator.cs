@@ -158,15 +158,9 @@ public static class TransactionValidator
 
     /// <summary>Whether an item of a split names the request's single source or destination.</summary>
     private static bool SplitNamesTheSingleSide(TransactionRequest request,
-        IReadOnlyList<DistributionItem>? sources, IReadOnlyList<DistributionItem>? destinations)
-    {
-        if (sources is null && destinations is null)
-        {
-            return false;
-        }
-        var single = new[] { request.Source, request.Destination }.OfType<string>().ToHashSet(StringComparer.Ordinal);
-        return (sources ?? []).Concat(destinations ?? []).Any(item => single.Contains(item.Identifier));
-    }
+        IReadOnlyList<DistributionItem>? sources, IReadOnlyList<DistributionItem>? destinations) =>
+        (sources ?? []).Concat(destinations ?? [])
+            .Any(item => item.Identifier == request.Source || item.Identifier == request.Destination);
 
     private static void CheckSide(SortedDictionary<string, string> errors, string key, string? single, bool split)
     {
