@@ -17,7 +17,7 @@ public sealed record BlnkConfiguration
 {
     public const int DefaultPort = 5001;
     public const int DefaultMaxRequestBodySizeMb = 5;
-    public const int DefaultWriterBatchSize = 1000;
+    public const int DefaultWriterBatchSize = 4000;
     public const int DefaultWriterQueueSize = 10_000;
     public const int DefaultWriterLoops = 1;
     public const int DefaultRememberedBalances = 20_000;

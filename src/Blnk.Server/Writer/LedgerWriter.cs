@@ -30,6 +30,14 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 {
     private const int ConflictAttemptsMax = 5;
 
+    /// <summary>
+    /// Queued and background work tops a batch up only to this many operations (one claim's worth), however large
+    /// the batch size: requests waiting behind a batch should not wait for thousands of queued applies, which can
+    /// as well run in the next batch. Measured: with the batch size at 8,000 and no such bound, W6's accept p99 rose
+    /// from 2.3–2.9 to 4.7–5.5 s.
+    /// </summary>
+    internal const int BackgroundOperationsMax = 1000;
+
     private readonly RememberedBalances _remembered = new(options.RememberedBalances);
 
     private readonly Channel<WriteUnit> _requests = Channel.CreateBounded<WriteUnit>(
@@ -112,11 +120,12 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         {
             batch.Clear();
             // Requests first: an accept should not wait behind queued work being applied.
-            var operations = Drain(_requests.Reader, batch, 0);
+            var operations = Drain(_requests.Reader, batch, 0, options.BatchSize);
             if (takesBackground)
             {
-                operations = Drain(_handoffs.Reader, batch, operations);
-                Drain(_background.Reader, batch, operations);
+                var backgroundLimit = Math.Min(options.BatchSize, BackgroundOperationsMax);
+                operations = Drain(_handoffs.Reader, batch, operations, backgroundLimit);
+                Drain(_background.Reader, batch, operations, backgroundLimit);
             }
             if (batch.Count > 0)
             {
@@ -125,10 +134,10 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         }
     }
 
-    /// <summary>Takes units until the batch holds the batch size in operations; a unit is never split.</summary>
-    private int Drain(ChannelReader<WriteUnit> reader, List<WriteUnit> batch, int operations)
+    /// <summary>Takes units until the batch holds <paramref name="limit"/> operations; a unit is never split.</summary>
+    private static int Drain(ChannelReader<WriteUnit> reader, List<WriteUnit> batch, int operations, int limit)
     {
-        while (operations < options.BatchSize && reader.TryRead(out var unit))
+        while (operations < limit && reader.TryRead(out var unit))
         {
             batch.Add(unit);
             operations += unit.Operations.Count;

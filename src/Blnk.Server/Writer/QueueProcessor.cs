@@ -12,7 +12,7 @@ namespace Blnk.Server.Writer;
 public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, QueueSignal signal, IdGenerator ids,
     TimeProvider clock, ILogger<QueueProcessor> logger) : BackgroundService
 {
-    private const int ClaimBatchSizeMax = 1000;
+    private const int ClaimBatchSizeMax = LedgerWriter.BackgroundOperationsMax; // one claim tops up one batch
     private static readonly TimeSpan Lease = QueuedTransactions.Lease;
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan ErrorPause = TimeSpan.FromSeconds(1);
