@@ -46,18 +46,21 @@ public sealed partial class PostgresCluster
     /// Creates a new empty database and returns its URL,
     /// <c>postgres://USER@127.0.0.1:PORT/DBNAME?sslmode=disable</c>. The name is always unique and
     /// lowercase: <paramref name="name"/>, when given, is a readable prefix (letters, digits and
-    /// underscores are kept) followed by a random suffix.
+    /// underscores are kept) followed by a random suffix. With <paramref name="icuLocale"/> (e.g. <c>en-US</c>) the
+    /// database's default collation is that language's, as on most production clusters; otherwise it is the
+    /// cluster's.
     /// </summary>
-    public async Task<string> CreateDatabaseAsync(string? name = null)
+    public async Task<string> CreateDatabaseAsync(string? name = null, string? icuLocale = null)
     {
         var database = UniqueDatabaseName(name);
+        var collation = icuLocale is null ? "" : $" LOCALE_PROVIDER icu ICU_LOCALE '{icuLocale}' LOCALE 'C'";
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 // template0 never has connections, so concurrent creations cannot trip over each other.
                 await using var command = _admin.CreateCommand(
-                    $"CREATE DATABASE \"{database}\" TEMPLATE template0 ENCODING 'UTF8'");
+                    $"CREATE DATABASE \"{database}\" TEMPLATE template0 ENCODING 'UTF8'{collation}");
                 await command.ExecuteNonQueryAsync();
                 return _databaseUrl(database);
             }
