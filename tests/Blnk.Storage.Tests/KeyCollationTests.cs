@@ -26,14 +26,18 @@ public sealed class KeyCollationTests
         Assert.Equal("i", await ScalarAsync(connection,
             "SELECT datlocprovider::text FROM pg_database WHERE datname = current_database()"));
 
+        // An index compares by the collation it was built with; a foreign key's column by its own.
         var keys = await KeyCollationsAsync(connection, $"""
-            SELECT c.relname || '.' || a.attname, a.attcollation::regcollation::text
-            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-            WHERE c.relnamespace = '{PostgresDialect.SchemaName}'::regnamespace AND c.relkind = 'r'
-              AND a.atttypid = 'text'::regtype
-              AND (EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND a.attnum = ANY (i.indkey))
-                OR EXISTS (SELECT 1 FROM pg_constraint k
-                           WHERE k.conrelid = c.oid AND k.contype = 'f' AND a.attnum = ANY (k.conkey)))
+            SELECT c.relname || '.' || a.attname, k.coll::regcollation::text
+            FROM pg_class c
+            JOIN (SELECT i.indrelid, key.attnum, key.coll
+                  FROM pg_index i, unnest(i.indkey::int2[], i.indcollation::oid[]) AS key (attnum, coll)
+                  UNION ALL
+                  SELECT f.conrelid, f.attnum, a.attcollation
+                  FROM (SELECT conrelid, unnest(conkey) AS attnum FROM pg_constraint WHERE contype = 'f') f
+                  JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = f.attnum) k ON k.indrelid = c.oid
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+            WHERE c.relnamespace = '{PostgresDialect.SchemaName}'::regnamespace AND a.atttypid = 'text'::regtype
             """);
 
         AssertEveryKeyCollatedBy("\"C\"", keys);
