@@ -1,7 +1,6 @@
 using System.Data.Common;
 using Blnk.Storage.Postgres;
 using Blnk.TestSupport;
-using Npgsql;
 
 namespace Blnk.Storage.Tests;
 
@@ -21,8 +20,7 @@ public sealed class KeyCollationTests
         {
             await store.MigrateAsync(CancellationToken.None);
         }
-        await using var connection = new NpgsqlConnection(PostgresConnectionString.Parse(url));
-        await connection.OpenAsync();
+        await using var connection = await TestStores.OpenRawConnectionAsync(url);
         Assert.Equal("i", await ScalarAsync(connection,
             "SELECT datlocprovider::text FROM pg_database WHERE datname = current_database()"));
 
