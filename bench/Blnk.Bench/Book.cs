@@ -21,6 +21,13 @@ internal sealed class Book
     public required BigInteger Funding { get; init; }
     public required string ReferencePrefix { get; init; }
 
+    /// <summary>
+    /// How references are made: the prefix and the sequence number, or a UUID alone, as many clients send. A UUID
+    /// has no run-specific prefix, so random ones (v4) spread over the whole key space of the ones stored before,
+    /// and time-ordered ones (v7) follow them.
+    /// </summary>
+    public ReferenceKind References { get; init; }
+
     public long AckedCents => Interlocked.Read(ref _ackedCents);
 
     /// <summary>Amounts of transfers that got no answer at all: they may or may not have been applied.</summary>
@@ -29,7 +36,12 @@ internal sealed class Book
     public (long Sequence, string Reference) NextReference()
     {
         var sequence = Interlocked.Increment(ref _sequence);
-        return (sequence, ReferencePrefix + sequence.ToString(CultureInfo.InvariantCulture));
+        return (sequence, References switch
+        {
+            ReferenceKind.Uuid => "ref_" + Guid.NewGuid().ToString(),
+            ReferenceKind.Uuid7 => "ref_" + Guid.CreateVersion7().ToString(),
+            _ => ReferencePrefix + sequence.ToString(CultureInfo.InvariantCulture),
+        });
     }
 
     public void Acknowledged(Ack ack)
@@ -44,7 +56,7 @@ internal sealed class Book
     public List<Ack> Acks() => [.. _acks.OrderBy(ack => ack.Sequence)];
 
     public static async Task<Book> CreateAsync(Ledger api, string currency, string referencePrefix, int count,
-        Func<int, long> fundingCents)
+        Func<int, long> fundingCents, ReferenceKind references = ReferenceKind.Sequential)
     {
         var ids = new string[count];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = 32 };
@@ -68,6 +80,14 @@ internal sealed class Book
             WorldId = world.Id,
             Funding = Enumerable.Range(0, count).Aggregate(BigInteger.Zero, (sum, i) => sum + fundingCents(i)),
             ReferencePrefix = referencePrefix,
+            References = references,
         };
     }
+}
+
+internal enum ReferenceKind
+{
+    Sequential,
+    Uuid,
+    Uuid7,
 }

@@ -30,6 +30,7 @@ static int Usage()
                    [--rate 5000 (W5 reads/s)] [--write-rate R (W5; default W2/2)]
                    [--queued 100000 (W6 transfers)] [--queued-rate R (W6; default W2's rate)]
                    [--balances 1000] [--verify-sample 5000] [--server-pid PID] [--pgbench-tps TPS]
+                   [--references sequential|uuid|uuid7]
                Blnk.Bench prove --server-dll Blnk.Server.dll --storage NAME --data-source DNS --dir DIR --out FILE.json
                    [--two-processes] [--duration 15] [--concurrency 256] [--hot-debits 10000] [--verify-sample 5000]
                Blnk.Bench report --pgbench-tps TPS --out latest.json --chart-data latest.dat [--quick] PART.json...
@@ -53,7 +54,14 @@ static async Task<int> RunAsync(Args args)
         QueuedRate: args.Optional("queued-rate") is null ? null : args.Double("queued-rate", 0),
         Balances: Math.Max(2, args.Int("balances", 1000)),
         VerifySample: args.Int("verify-sample", 5000),
-        ServerPid: args.Optional("server-pid") is null ? null : args.Int("server-pid", 0));
+        ServerPid: args.Optional("server-pid") is null ? null : args.Int("server-pid", 0),
+        References: args.String("references", "sequential") switch
+        {
+            "sequential" => ReferenceKind.Sequential,
+            "uuid" => ReferenceKind.Uuid,
+            "uuid7" => ReferenceKind.Uuid7,
+            var other => throw new ArgumentException($"--references: '{other}' is not sequential, uuid or uuid7"),
+        });
     var output = args.Optional("out");
     var pgbenchTps = args.Double("pgbench-tps", double.NaN);
     if (args.Unread().FirstOrDefault() is { } unknown)

@@ -19,7 +19,8 @@ internal sealed record RunOptions(
     double? QueuedRate,
     int Balances,
     int VerifySample,
-    int? ServerPid);
+    int? ServerPid,
+    ReferenceKind References = ReferenceKind.Sequential);
 
 internal sealed class Workloads(Ledger api, RunOptions options)
 {
@@ -74,7 +75,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
             .Replace("-CREDIT", "C", StringComparison.OrdinalIgnoreCase);
         var started = Stopwatch.GetTimestamp();
         var book = await Book.CreateAsync(api, $"B{_tag}{code}", $"bench-{_tag}-{code}-", options.Balances,
-            i => hot && i == 0 ? HotFundingCents : FundingCents);
+            i => hot && i == 0 ? HotFundingCents : FundingCents, options.References);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[{Label(workload)}] {options.Balances:N0} balances in {book.Currency} created and funded in {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s"));
         return book;
