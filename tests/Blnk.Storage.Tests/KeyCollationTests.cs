@@ -21,7 +21,7 @@ public sealed class KeyCollationTests
             await store.MigrateAsync(CancellationToken.None);
         }
         await using var connection = await TestStores.OpenRawConnectionAsync(url);
-        Assert.Equal("i", await ScalarAsync(connection,
+        Assert.Equal("i", (string?)await TestStores.ScalarAsync(connection,
             "SELECT datlocprovider::text FROM pg_database WHERE datname = current_database()"));
 
         // An index compares by the collation it was built with; a foreign key's column by its own.
@@ -80,12 +80,5 @@ public sealed class KeyCollationTests
             keys.Add((reader.GetString(0), reader.GetString(1)));
         }
         return keys;
-    }
-
-    private static async Task<string?> ScalarAsync(DbConnection connection, string sql)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return (await command.ExecuteScalarAsync())?.ToString();
     }
 }

@@ -24,7 +24,8 @@ public sealed class PostgresLeaseOwnerTests
         Assert.Equal(1, await LeaseLocksAsync(raw, dialect.LeaseOwner));
 
         // Its session is lost (as in a restart of PostgreSQL): at the next check the lock is taken on a new one.
-        await ScalarAsync(raw, $"SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l {HeldBy(dialect.LeaseOwner)}");
+        await TestStores.ScalarAsync(raw,
+            $"SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l {HeldBy(dialect.LeaseOwner)}");
         await WaitUntilAsync(async () => await LeaseLocksAsync(raw, dialect.LeaseOwner) == 0);
         await Task.Delay(TimeSpan.FromSeconds(5.5));
         await dialect.HoldLeasesAsync(Ct);
@@ -39,15 +40,8 @@ public sealed class PostgresLeaseOwnerTests
         $"AND ((l.classid::bigint << 32) | l.objid::bigint) = {owner.ToString(CultureInfo.InvariantCulture)}";
 
     private static async Task<long> LeaseLocksAsync(DbConnection raw, long owner) =>
-        Convert.ToInt64(await ScalarAsync(raw, $"SELECT count(*) FROM pg_locks l {HeldBy(owner)}"),
+        Convert.ToInt64(await TestStores.ScalarAsync(raw, $"SELECT count(*) FROM pg_locks l {HeldBy(owner)}"),
             CultureInfo.InvariantCulture);
-
-    private static async Task<object?> ScalarAsync(DbConnection raw, string sql)
-    {
-        await using var command = raw.CreateCommand();
-        command.CommandText = sql;
-        return await command.ExecuteScalarAsync(Ct);
-    }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {

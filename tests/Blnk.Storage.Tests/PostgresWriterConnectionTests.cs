@@ -60,11 +60,12 @@ public sealed class PostgresWriterConnectionTests
         await using var connection = new NpgsqlConnection(
             PostgresConnectionString.ForLookups(PostgresConnectionString.Parse(url)));
         await connection.OpenAsync();
-        Assert.Equal("force_generic_plan", await ScalarAsync(connection, "SHOW plan_cache_mode"));
+        Assert.Equal("force_generic_plan", await TestStores.ScalarAsync(connection, "SHOW plan_cache_mode"));
         // Statistics that see (nearly) every parent_transaction empty: a plan made without the ids expects most of
         // the table to match them.
-        await ScalarAsync(connection, "INSERT INTO transactions (transaction_id, source, destination, reference, " +
-            "currency, status, hash, precise_amount, precision, created_at) SELECT 'txn_' || g, " +
+        await TestStores.ScalarAsync(connection,
+            "INSERT INTO transactions (transaction_id, source, destination, reference, currency, status, hash, " +
+            "precise_amount, precision, created_at) SELECT 'txn_' || g, " +
             $"'{source}', '{destination}', 'ref_' || g, 'USD', 'APPLIED', 'h', 1, 100, now() " +
             "FROM generate_series(1, 50000) g; ANALYZE transactions");
         var before = await ParentIndexTuplesReadAsync(connection);
@@ -114,10 +115,10 @@ public sealed class PostgresWriterConnectionTests
         ((SqlLedgerStore)store).BindFamilyLookup(command, transactionIds, [TransactionStatus.Inflight]);
         var positional = command.CommandText.Replace("@ids", "$1", StringComparison.Ordinal)
             .Replace("@statuses", "$2", StringComparison.Ordinal);
-        await ScalarAsync(connection, $"PREPARE family_lookup(text[], text[]) AS {positional}");
+        await TestStores.ScalarAsync(connection, $"PREPARE family_lookup(text[], text[]) AS {positional}");
         // EXPLAIN takes no bound parameters: the ids (made by the test, no quotes in them) go in as literals.
         var ids = string.Join(", ", transactionIds.Select(id => $"'{id}'"));
-        using var explained = JsonDocument.Parse((string)(await ScalarAsync(connection,
+        using var explained = JsonDocument.Parse((string)(await TestStores.ScalarAsync(connection,
             $"EXPLAIN (FORMAT JSON) EXECUTE family_lookup(ARRAY[{ids}], ARRAY['{TransactionStatus.Inflight}'])"))!);
         var nodeTypes = new List<string>();
         var pending = new Stack<JsonElement>([explained.RootElement[0].GetProperty("Plan")]);
@@ -137,16 +138,11 @@ public sealed class PostgresWriterConnectionTests
 
     private static async Task<long> ParentIndexTuplesReadAsync(NpgsqlConnection connection)
     {
-        await ScalarAsync(connection, "SELECT pg_stat_force_next_flush()");
-        await ScalarAsync(connection, "SELECT pg_stat_clear_snapshot()");
-        return Convert.ToInt64(await ScalarAsync(connection, "SELECT idx_tup_read FROM pg_stat_user_indexes " +
-            "WHERE indexrelname = 'transactions_parent_idx'"), CultureInfo.InvariantCulture);
-    }
-
-    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        return await command.ExecuteScalarAsync();
+        await TestStores.ScalarAsync(connection, "SELECT pg_stat_force_next_flush()");
+        await TestStores.ScalarAsync(connection, "SELECT pg_stat_clear_snapshot()");
+        return Convert.ToInt64(await TestStores.ScalarAsync(connection,
+            "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'transactions_parent_idx'"),
+            CultureInfo.InvariantCulture);
     }
 
     [Fact]

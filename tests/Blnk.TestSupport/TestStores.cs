@@ -80,6 +80,14 @@ public static class TestStores
         }
     }
 
+    /// <summary>The first column of the first row <paramref name="sql"/> returns on a raw connection.</summary>
+    public static async Task<object?> ScalarAsync(DbConnection connection, string sql)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteScalarAsync();
+    }
+
     private static string CreateSqliteRoot()
     {
         var root = Path.Combine(Path.GetTempPath(), "blnk-sqlite-" + Guid.NewGuid().ToString("N")[..16]);
