@@ -62,6 +62,7 @@ static async Task<int> RunAsync(Args args)
             "uuid7" => ReferenceKind.Uuid7,
             var other => throw new ArgumentException($"--references: '{other}' is not sequential, uuid or uuid7"),
         });
+    var referencesName = options.References.ToString().ToLowerInvariant();
     var output = args.Optional("out");
     var pgbenchTps = args.Double("pgbench-tps", double.NaN);
     if (args.Unread().FirstOrDefault() is { } unknown)
@@ -82,7 +83,7 @@ static async Task<int> RunAsync(Args args)
         Console.WriteLine($"Blnk.Bench: load average before the run: {loadAverage} (other work on the machine moves the numbers)");
     }
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"Blnk.Bench: {url} ({options.Storage}), workloads {string.Join(',', options.Workloads)}, {options.Warmup.TotalSeconds:F0} s warm-up + {options.Duration.TotalSeconds:F0} s, {options.Concurrency} in flight, {options.Balances:N0} balances, {options.References.ToString().ToLowerInvariant()} references, {Environment.ProcessorCount} cores"));
+        $"Blnk.Bench: {url} ({options.Storage}), workloads {string.Join(',', options.Workloads)}, {options.Warmup.TotalSeconds:F0} s warm-up + {options.Duration.TotalSeconds:F0} s, {options.Concurrency} in flight, {options.Balances:N0} balances, {referencesName} references, {Environment.ProcessorCount} cores"));
     var started = DateTimeOffset.UtcNow;
     var workloads = new Workloads(api, options);
     foreach (var workload in options.Workloads)
@@ -109,7 +110,7 @@ static async Task<int> RunAsync(Args args)
             json.WriteNumber("queued_count", options.QueuedCount);
             json.WriteNumber("balances", options.Balances);
             json.WriteNumber("verify_sample", options.VerifySample);
-            json.WriteString("references", options.References.ToString().ToLowerInvariant());
+            json.WriteString("references", referencesName);
             json.WriteEndObject();
         });
     }
