@@ -1,9 +1,13 @@
+using System.Data.Common;
+using System.Globalization;
 using System.Net;
+using Blnk.TestSupport;
 
 namespace Blnk.Server.Tests;
 
 // Covers the default (queued) path on both storages: the QUEUED row answered at once, the "<ref>_q"
-// outcome row written by the background processor, rejections, with_queued and scheduling.
+// outcome row written by the writer (with the accept when it keeps up) or the queue processor, rejections,
+// with_queued and scheduling.
 public sealed class QueuedTransactionTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
     [Theory]
@@ -121,5 +125,87 @@ public sealed class QueuedTransactionTests(ServerFixture fixture) : IClassFixtur
         var after = await api.GetAsync($"balances/{source}?with_queued=true");
         Assert.Equal(0, (int)after.Money("queued_debit_balance"));
         Assert.Equal(60, (int)after.Money("balance"));
+    }
+
+    /// <summary>
+    /// A writer that keeps up applies a queued transfer in the batch that accepts it: no queue entry is written
+    /// (a trigger counts them), and the outcome is there as soon as the 201 is. A scheduled transfer still waits
+    /// in the queue, which shows the trigger counts. A <c>_q</c> reference already taken drops the outcome, as a
+    /// claimed entry's would, without failing the accept.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task A_writer_that_keeps_up_applies_a_queued_transfer_with_its_accept(string dialect)
+    {
+        var dataSource = await ServerFixture.NewDataSourceAsync(dialect);
+        await using var server = await ServerProcess.StartAsync(dataSource);
+        var api = new Api(server.Client);
+        var source = await api.CreateBalanceAsync();
+        var destination = await api.CreateBalanceAsync();
+        await api.FundAsync(source, 1000);
+        var taken = "qt-" + Guid.NewGuid();
+        await api.TransferAsync(source, destination, 1, reference: taken + "_q");
+        await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
+        await CountQueueEntriesAsync(connection, dialect);
+
+        var applied = await api.TransferAsync(source, destination, 250, false, "qa-" + Guid.NewGuid());
+        var refused = await api.TransferAsync(source, destination, 5000, false, "qr-" + Guid.NewGuid());
+        var dropped = await api.TransferAsync(source, destination, 7, false, taken);
+        Assert.All(new[] { applied, refused, dropped }, accept => Assert.Equal("QUEUED", accept.Str("status")));
+
+        var appliedChild = await api.GetAsync($"transactions/reference/{applied.Str("reference")}_q");
+        Assert.Equal("APPLIED", appliedChild.Str("status"));
+        Assert.Equal(applied.Str("transaction_id"), appliedChild.Str("parent_transaction"));
+        var refusedChild = await api.GetAsync($"transactions/reference/{refused.Str("reference")}_q");
+        Assert.Equal("REJECTED", refusedChild.Str("status"));
+        Assert.Equal("", (await api.GetAsync($"transactions/reference/{taken}_q")).Str("parent_transaction"));
+        Assert.Equal(749, await api.BalanceOfAsync(source));
+        var withQueued = await api.GetAsync($"balances/{source}?with_queued=true");
+        Assert.Equal(0, (int)withQueued.Money("queued_debit_balance"));
+        Assert.Equal(0L, await QueueInsertsAsync(connection));
+
+        var scheduled = await api.PostAsync("transactions", new
+        {
+            precise_amount = 40, precision = 100, currency = "USD", reference = "qs-" + Guid.NewGuid(),
+            description = "d", source, destination,
+            scheduled_for = DateTime.UtcNow.AddHours(1).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+        });
+        Assert.Equal("SCHEDULED", scheduled.Str("status"));
+        Assert.Equal(1L, await QueueInsertsAsync(connection));
+    }
+
+    private static async Task<long> QueueInsertsAsync(DbConnection connection) =>
+        Convert.ToInt64(await TestStores.ScalarAsync(connection, "SELECT COUNT(*) FROM test_queue_inserts"),
+            CultureInfo.InvariantCulture);
+
+    /// <summary>Makes the database record every queue entry inserted, in <c>test_queue_inserts</c>.</summary>
+    private static async Task CountQueueEntriesAsync(DbConnection connection, string dialect)
+    {
+        string[] statements = dialect == "sqlite"
+            ?
+            [
+                "CREATE TABLE test_queue_inserts (transaction_id TEXT NOT NULL)",
+                """
+                CREATE TRIGGER test_queue_inserts AFTER INSERT ON transaction_queue
+                BEGIN INSERT INTO test_queue_inserts VALUES (NEW.transaction_id); END
+                """,
+            ]
+            :
+            [
+                "CREATE TABLE test_queue_inserts (transaction_id TEXT NOT NULL)",
+                """
+                CREATE FUNCTION test_queue_insert() RETURNS trigger AS $$
+                BEGIN INSERT INTO test_queue_inserts VALUES (NEW.transaction_id); RETURN NEW; END;
+                $$ LANGUAGE plpgsql
+                """,
+                """
+                CREATE TRIGGER test_queue_inserts AFTER INSERT ON transaction_queue
+                FOR EACH ROW EXECUTE FUNCTION test_queue_insert()
+                """,
+            ];
+        foreach (var statement in statements)
+        {
+            await TestStores.ScalarAsync(connection, statement);
+        }
     }
 }

@@ -31,6 +31,9 @@ public sealed class BatchPlan(
     /// <summary>The queued rows whose entries are leased to this process, for the writer to apply next.</summary>
     public List<TransactionRecord> HandedOff { get; } = [];
 
+    /// <summary>The queued rows this batch accepts and applies itself (<see cref="ApplyAccepted"/>).</summary>
+    public List<TransactionRecord> AppliedWithAccept { get; } = [];
+
     public List<InflightActionEntry> ScheduledActions { get; } = [];
     public Dictionary<string, Balance> TouchedBalances { get; } = new(StringComparer.Ordinal);
 
@@ -53,6 +56,24 @@ public sealed class BatchPlan(
 
     /// <summary>Whether a due entry that could have been handed off was left to a claim for want of room.</summary>
     public bool LeftToClaims { get; private set; }
+
+    /// <summary>Whether a queued row due at <paramref name="due"/> is applied in this batch, with no entry.</summary>
+    internal bool AppliesWithAccept(WriteUnit unit, DateTime due) =>
+        handoff is { ApplyWithAccept: true } && unit.QueueGroupId is null && due <= handoff.Now;
+
+    /// <summary>
+    /// Applies the queued rows the batch accepted to apply itself, after every unit of the batch and in the order
+    /// accepted, as their handed-off units would have been right after it. Each writes its <c>_q</c> child (or drops
+    /// it, its reference taken) exactly as a unit settling an entry would, in the same database transaction as the
+    /// row it applies.
+    /// </summary>
+    public void ApplyAccepted(Func<string> newTransactionId)
+    {
+        for (var i = 0; i < AppliedWithAccept.Count; i++)
+        {
+            Decide(QueuedTransactions.ApplyUnit(null, [AppliedWithAccept[i]], newTransactionId, handoff!.Now));
+        }
+    }
 
     /// <summary>
     /// Until when the entry of a queued row due at <paramref name="due"/> is leased to this process, if it is.
@@ -116,6 +137,7 @@ public sealed class BatchPlan(
         }
         QueueEntries.AddRange(scratch.QueueEntries);
         HandedOff.AddRange(scratch.HandedOff);
+        AppliedWithAccept.AddRange(scratch.AppliedWithAccept);
         ScheduledActions.AddRange(scratch.ScheduledActions);
         return new UnitOutcome(outcomes);
     }
@@ -181,6 +203,7 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
     public List<TransactionRecord> Rows { get; } = [];
     public List<QueueEntry> QueueEntries { get; } = [];
     public List<TransactionRecord> HandedOff { get; } = [];
+    public List<TransactionRecord> AppliedWithAccept { get; } = [];
     public List<InflightActionEntry> ScheduledActions { get; } = [];
     public List<LineageWork> LineageWork { get; } = [];
 
@@ -236,6 +259,11 @@ internal sealed class UnitScratch(BatchPlan plan, WriteUnit unit)
             if (unit.QueueGroupId is null || QueueEntries.Count == 0)
             {
                 var due = row.ScheduledFor is { } scheduled && scheduled > unit.AvailableAt ? scheduled : unit.AvailableAt;
+                if (plan.AppliesWithAccept(unit, due))
+                {
+                    AppliedWithAccept.Add(row);
+                    return new OperationOutcome(row, null);
+                }
                 var leasedUntil = plan.HandOff(unit, due);
                 QueueEntries.Add(new QueueEntry(row.TransactionId, due, unit.QueueGroupId, leasedUntil));
                 if (leasedUntil is not null)

@@ -121,6 +121,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             batch.Clear();
             // Requests first: an accept should not wait behind queued work being applied.
             var operations = Drain(_requests.Reader, batch, 0, options.BatchSize);
+            // Took every request waiting: the writer keeps up, and may apply what it accepts at once.
+            var keepsUp = operations < options.BatchSize;
             if (takesBackground)
             {
                 var backgroundLimit = Math.Min(options.BatchSize, BackgroundOperationsMax);
@@ -129,7 +131,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             }
             if (batch.Count > 0)
             {
-                await RunBatchAsync(batch, CancellationToken.None);
+                await RunBatchAsync(batch, takesBackground && keepsUp, CancellationToken.None);
             }
         }
     }
@@ -167,7 +169,12 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         return true;
     }
 
-    private async Task RunBatchAsync(List<WriteUnit> batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs a batch to its end. <c>mayApplyWithAccept</c>: the first loop took every request waiting, so it may
+    /// apply the queued transactions it accepts in the same batch (<see cref="HandoffOf"/>).
+    /// </summary>
+    private async Task RunBatchAsync(List<WriteUnit> batch, bool mayApplyWithAccept,
+        CancellationToken cancellationToken)
     {
         var mayRecall = batch.All(IsPlain);
         for (var attempt = 1; ; attempt++)
@@ -176,7 +183,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             var recalled = mayRecall ? _remembered.TryRecall(PostedBalanceIds(batch), ResolvedHoldIds(batch)) : null;
             try
             {
-                var outcomes = await ApplyBatchAsync(batch, recalled, cancellationToken);
+                var outcomes = await ApplyBatchAsync(batch, recalled, mayApplyWithAccept, cancellationToken);
                 for (var i = 0; i < batch.Count; i++)
                 {
                     batch[i].Complete(outcomes[i]);
@@ -202,8 +209,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
                 // One item the database refuses must not fail the others: halve until it stands alone.
                 logger.LogWarning("Writer batch of {Count} failed ({Message}); retrying it in halves", batch.Count,
                     exception.Message);
-                await RunBatchAsync(batch[..(batch.Count / 2)], cancellationToken);
-                await RunBatchAsync(batch[(batch.Count / 2)..], cancellationToken);
+                await RunBatchAsync(batch[..(batch.Count / 2)], mayApplyWithAccept, cancellationToken);
+                await RunBatchAsync(batch[(batch.Count / 2)..], mayApplyWithAccept, cancellationToken);
                 return;
             }
             catch (Exception exception)
@@ -228,13 +235,14 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     /// reads.
     /// </summary>
     private async Task<UnitOutcome[]> ApplyBatchAsync(List<WriteUnit> batch, BatchReads? recalled,
-        CancellationToken cancellationToken)
+        bool mayApplyWithAccept, CancellationToken cancellationToken)
     {
         var startedAt = Stopwatch.GetTimestamp();
         metrics.RecordUnits(batch.Count);
         await using var dbBatch = await store.BeginWriteBatchAsync(cancellationToken);
         var now = Clock.Now(clock);
-        var reads = recalled ?? await ReadLockedAsync(dbBatch, batch, now, cancellationToken);
+        var handoff = HandoffOf(now, mayApplyWithAccept);
+        var reads = recalled ?? await ReadLockedAsync(dbBatch, batch, now, handoff.ApplyWithAccept, cancellationToken);
         var readVersions = reads.Balances.Values.ToDictionary(balance => balance.BalanceId,
             balance => balance.Version, StringComparer.Ordinal);
         var holds = reads.Holds.Values.ToDictionary(row => row.TransactionId,
@@ -242,17 +250,19 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
                 reads.HoldProgress[row.TransactionId].Voided),
             StringComparer.Ordinal);
         var plan = new BatchPlan(reads, holds, () => ids.New(IdGenerator.ActionPrefix), monitors.ForBalance,
-            HandoffOf(now));
+            handoff);
         var decidingAt = metrics.RecordPhase("read", startedAt);
         var outcomes = batch.Select(plan.Decide).ToArray();
+        plan.ApplyAccepted(() => ids.New(IdGenerator.TransactionPrefix));
         var writingAt = metrics.RecordPhase("decide", decidingAt);
         // Recalled balances were not locked: every one the batch decided from is checked by the update, even one
         // it did not change (a refusal for want of funds must rest on the stored balance too), unless the batch
-        // only accepted queued transactions, which rest on what never changes (a balance exists; its currency).
+        // only accepted queued transactions (and applied none), which rest on what never changes (a balance exists;
+        // its currency).
         // The update goes first, so its row locks are held before any row is inserted: a row's seq is then taken
         // under its balances' locks, as with locked reads, which is what balance snapshots rely on.
         IEnumerable<Balance> decidedFrom = recalled is null ? plan.TouchedBalances.Values
-            : batch.All(IsAcceptOnly) ? []
+            : batch.All(IsAcceptOnly) && plan.AppliedWithAccept.Count == 0 ? []
             : reads.Balances.Values;
         await dbBatch.UpdateBalancesAsync(
             [.. decidedFrom.Select(balance => new BalanceWrite(balance, readVersions[balance.BalanceId]))],
@@ -279,10 +289,20 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         return outcomes;
     }
 
-    /// <summary>How many queued transactions a batch deciding at <paramref name="now"/> may hand off.</summary>
-    private QueueHandoff HandoffOf(DateTime now) =>
-        new(now, now + QueuedTransactions.Lease,
-            ClaimsBehind ? 0 : Math.Max(0, options.QueueSize - _handoffs.Reader.Count));
+    /// <summary>
+    /// How many queued transactions a batch deciding at <paramref name="now"/> may hand off, and whether it applies
+    /// them itself instead: only when <paramref name="mayApplyWithAccept"/> and nothing accepted before them waits
+    /// to be applied (no hand-off left outside the batch, claims not behind), so the queue stays first in, first
+    /// out. Applied with its accept, a queued transaction costs no queue entry (its insert, locked read and delete)
+    /// and no second batch; when the writer falls behind, accepts are answered first and applied after, as before.
+    /// </summary>
+    private QueueHandoff HandoffOf(DateTime now, bool mayApplyWithAccept)
+    {
+        var claimsBehind = ClaimsBehind;
+        var waiting = _handoffs.Reader.Count;
+        return new(now, now + QueuedTransactions.Lease, claimsBehind ? 0 : Math.Max(0, options.QueueSize - waiting),
+            mayApplyWithAccept && !claimsBehind && waiting == 0);
+    }
 
     /// <summary>
     /// Queues the committed, leased entries for the first loop. A unit that cannot be queued (the server is
@@ -297,17 +317,22 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
         }
     }
 
-    /// <summary>The batch's balances under their locks, with everything else it must read before deciding.</summary>
+    /// <summary>
+    /// The batch's balances under their locks, with everything else it must read before deciding. Queued rows it
+    /// may apply with their accept (<c>applyWithAccept</c>) have their children's references read too.
+    /// </summary>
     private static Task<BatchReads> ReadLockedAsync(IWriteBatch dbBatch, List<WriteUnit> batch, DateTime now,
-        CancellationToken cancellationToken)
+        bool applyWithAccept, CancellationToken cancellationToken)
     {
         var operations = batch.SelectMany(unit => unit.Operations).ToList();
-        var references = operations.Select(operation => operation switch
+        var references = operations.SelectMany(operation => operation switch
         {
-            PostTransaction post => post.Row.Reference,
-            ResolveInflight resolve => resolve.Reference,
-            _ => null,
-        }).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+            PostTransaction { Mode: PostMode.Enqueue } post when applyWithAccept =>
+                [post.Row.Reference, QueuedTransactions.ChildReference(post.Row.Reference)],
+            PostTransaction post => [post.Row.Reference],
+            ResolveInflight resolve => [resolve.Reference],
+            _ => Array.Empty<string>(),
+        }).Distinct(StringComparer.Ordinal).ToList();
         return dbBatch.ReadAsync(new BatchReadRequest(PostedBalanceIds(batch), ResolvedHoldIds(batch), references,
             [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()],
             [.. batch.Select(unit => unit.InflightActionId).OfType<string>()],

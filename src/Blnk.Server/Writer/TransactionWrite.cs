@@ -30,15 +30,19 @@ public static class QueuedTransactions
         {
             TransactionId = transactionId,
             ParentTransaction = queued.TransactionId,
-            Reference = queued.Reference + "_q",
+            Reference = ChildReference(queued.Reference),
             CreatedAt = now,
         };
 
+    /// <summary>The reference of the row that records the outcome of the queued transaction with this one.</summary>
+    public static string ChildReference(string reference) => reference + "_q";
+
     /// <summary>
     /// The writer unit that applies the <paramref name="queued"/> rows of one queue entry (a transaction, or an
-    /// atomic group's legs) and settles the entry; each child gets an id from <paramref name="newId"/>.
+    /// atomic group's legs) and settles the entry; each child gets an id from <paramref name="newId"/>. Without an
+    /// entry (<see cref="QueueHandoff.ApplyWithAccept"/>) it settles nothing.
     /// </summary>
-    public static WriteUnit ApplyUnit(string entryId, IEnumerable<TransactionRecord> queued, Func<string> newId,
+    public static WriteUnit ApplyUnit(string? entryId, IEnumerable<TransactionRecord> queued, Func<string> newId,
         DateTime now) => new()
     {
         Operations = [.. queued.Select(row => new PostTransaction(ChildOf(row, newId(), now), PostMode.ApplyQueued))],
@@ -48,9 +52,11 @@ public static class QueuedTransactions
 
 /// <summary>
 /// How many of a batch's due queue entries without a group the writer may apply itself right after the commit,
-/// stored leased to this process until <paramref name="LeaseUntil"/>, so that no claim has to find them.
+/// stored leased to this process until <paramref name="LeaseUntil"/>, so that no claim has to find them. With
+/// <paramref name="ApplyWithAccept"/> it applies them in the batch that accepts them instead, after every unit of
+/// it, and stores no entry: the writer keeps up and no transaction accepted earlier waits to be applied.
 /// </summary>
-public sealed record QueueHandoff(DateTime Now, DateTime LeaseUntil, int Room);
+public sealed record QueueHandoff(DateTime Now, DateTime LeaseUntil, int Room, bool ApplyWithAccept = false);
 
 /// <summary>One change the writer makes inside a unit.</summary>
 public abstract record LedgerOperation;
