@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Globalization;
 using System.Net;
 using Blnk.TestSupport;
@@ -146,7 +145,7 @@ public sealed class QueuedTransactionTests(ServerFixture fixture) : IClassFixtur
         var taken = "qt-" + Guid.NewGuid();
         await api.TransferAsync(source, destination, 1, reference: taken + "_q");
         await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
-        await CountQueueEntriesAsync(connection, dialect);
+        await InsertProbe.InstallAsync(connection, dialect, "transaction_queue");
 
         var applied = await api.TransferAsync(source, destination, 250, false, "qa-" + Guid.NewGuid());
         var refused = await api.TransferAsync(source, destination, 5000, false, "qr-" + Guid.NewGuid());
@@ -162,7 +161,7 @@ public sealed class QueuedTransactionTests(ServerFixture fixture) : IClassFixtur
         Assert.Equal(749, await api.BalanceOfAsync(source));
         var withQueued = await api.GetAsync($"balances/{source}?with_queued=true");
         Assert.Equal(0, (int)withQueued.Money("queued_debit_balance"));
-        Assert.Equal(0L, await QueueInsertsAsync(connection));
+        Assert.Equal(0L, await InsertProbe.CountAsync(connection, "transaction_queue"));
 
         var scheduled = await api.PostAsync("transactions", new
         {
@@ -171,41 +170,6 @@ public sealed class QueuedTransactionTests(ServerFixture fixture) : IClassFixtur
             scheduled_for = DateTime.UtcNow.AddHours(1).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         });
         Assert.Equal("SCHEDULED", scheduled.Str("status"));
-        Assert.Equal(1L, await QueueInsertsAsync(connection));
-    }
-
-    private static async Task<long> QueueInsertsAsync(DbConnection connection) =>
-        Convert.ToInt64(await TestStores.ScalarAsync(connection, "SELECT COUNT(*) FROM test_queue_inserts"),
-            CultureInfo.InvariantCulture);
-
-    /// <summary>Makes the database record every queue entry inserted, in <c>test_queue_inserts</c>.</summary>
-    private static async Task CountQueueEntriesAsync(DbConnection connection, string dialect)
-    {
-        string[] statements = dialect == "sqlite"
-            ?
-            [
-                "CREATE TABLE test_queue_inserts (transaction_id TEXT NOT NULL)",
-                """
-                CREATE TRIGGER test_queue_inserts AFTER INSERT ON transaction_queue
-                BEGIN INSERT INTO test_queue_inserts VALUES (NEW.transaction_id); END
-                """,
-            ]
-            :
-            [
-                "CREATE TABLE test_queue_inserts (transaction_id TEXT NOT NULL)",
-                """
-                CREATE FUNCTION test_queue_insert() RETURNS trigger AS $$
-                BEGIN INSERT INTO test_queue_inserts VALUES (NEW.transaction_id); RETURN NEW; END;
-                $$ LANGUAGE plpgsql
-                """,
-                """
-                CREATE TRIGGER test_queue_inserts AFTER INSERT ON transaction_queue
-                FOR EACH ROW EXECUTE FUNCTION test_queue_insert()
-                """,
-            ];
-        foreach (var statement in statements)
-        {
-            await TestStores.ScalarAsync(connection, statement);
-        }
+        Assert.Equal(1L, await InsertProbe.CountAsync(connection, "transaction_queue"));
     }
 }
