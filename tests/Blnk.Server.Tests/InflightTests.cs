@@ -1,4 +1,5 @@
 using System.Net;
+using Blnk.TestSupport;
 using static Blnk.Server.Tests.Lifecycle;
 
 namespace Blnk.Server.Tests;
@@ -373,5 +374,54 @@ public sealed class InflightTests(ServerFixture fixture) : IClassFixture<ServerF
             await api.WaitForFiguresAsync(source, BalanceFigures.Of(1000, 0));
         }
         await api.AssertFiguresAsync(first, BalanceFigures.Of(0, 0));
+    }
+
+    /// <summary>
+    /// A writer that keeps up applies a queued commit at once (decision 35): the answer is still the hold marked
+    /// queued, but the commit is there as the answer is, under the reference a stored action would have given it,
+    /// and no action was stored (a trigger counts them). A request already stored for a hold still refuses the
+    /// next one with GEN_CONFLICT, as on the stored path.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ServerFixture.Dialects), MemberType = typeof(ServerFixture))]
+    public async Task A_writer_that_keeps_up_applies_a_queued_commit_at_once(string dialect)
+    {
+        var dataSource = await ServerFixture.NewDataSourceAsync(dialect);
+        await using var server = await ServerProcess.StartAsync(dataSource);
+        var api = new Api(server.Client);
+        var source = await api.FundedBalanceAsync(1000);
+        var destination = await api.CreateBalanceAsync();
+        var holdId = (await api.HoldAsync(source, destination, 500)).Str("transaction_id");
+        var pendingId = (await api.HoldAsync(source, destination, 100)).Str("transaction_id");
+        await using var connection = await TestStores.OpenRawConnectionAsync(dataSource);
+        await InsertProbe.InstallAsync(connection, dialect, "inflight_actions");
+
+        var queued = await api.InflightAsync(holdId, new { status = "commit", precise_amount = 200 });
+        Assert.True(queued.Status == HttpStatusCode.OK, queued.Text);
+        Assert.True(queued.Body.GetProperty("queued").GetBoolean());
+        Assert.Equal("INFLIGHT", queued.Str("status"));
+        var commit = Assert.Single(await api.ChildrenAsync(holdId));
+        Assert.Equal("APPLIED", commit.GetProperty("status").GetString());
+        Assert.StartsWith(holdId + "_commit_act_", commit.GetProperty("reference").GetString(),
+            StringComparison.Ordinal);
+        await api.AssertFiguresAsync(source, BalanceFigures.Of(1000, 200, inflightDebit: 400));
+        Assert.Equal(0L, await InsertProbe.CountAsync(connection, "inflight_actions"));
+
+        await TestStores.ScalarAsync(connection, StoredRequestSql(dialect, pendingId));
+        AssertError(await api.InflightAsync(pendingId, new { status = "void" }), HttpStatusCode.Conflict,
+            "GEN_CONFLICT", "a commit or void is already queued for this transaction");
+        Assert.Empty(await api.ChildrenAsync(pendingId));
+        Assert.Equal(1L, await InsertProbe.CountAsync(connection, "inflight_actions"));
+    }
+
+    /// <summary>A commit request stored for the hold and not due for a century: pending all through the test.</summary>
+    private static string StoredRequestSql(string dialect, string holdId)
+    {
+        var (due, leasedUntil) = dialect == TestStores.Sqlite
+            ? ("4102444800000000", "0")
+            : ("'2100-01-01T00:00:00Z'", "'1970-01-01T00:00:00Z'");
+        return "INSERT INTO inflight_actions (action_id, transaction_id, action, precise_amount, origin, " +
+            "available_at, lease_until) " +
+            $"VALUES ('act_stored', '{holdId}', 'commit', NULL, 'request', {due}, {leasedUntil})";
     }
 }

@@ -83,6 +83,14 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     /// </summary>
     public void ClaimsCaughtUp(long leftToClaims) => Interlocked.Exchange(ref _claimsCaughtUpTo, leftToClaims);
 
+    /// <summary>
+    /// Whether the first loop's last batch took every request waiting: a request sent now is likely applied in the
+    /// next batch. A hint, read without a lock; nothing depends on it for correctness.
+    /// </summary>
+    public bool KeepsUp => Volatile.Read(ref _keepsUp);
+
+    private bool _keepsUp = true;
+
     private bool ClaimsBehind => Interlocked.Read(ref _leftToClaims) > Interlocked.Read(ref _claimsCaughtUpTo);
 
     /// <summary>Offers a unit from a request; false when the queue is full (the caller answers 503).</summary>
@@ -125,6 +133,7 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
             var keepsUp = operations < options.BatchSize;
             if (takesBackground)
             {
+                Volatile.Write(ref _keepsUp, keepsUp);
                 var backgroundLimit = Math.Min(options.BatchSize, BackgroundOperationsMax);
                 operations = Drain(_handoffs.Reader, batch, operations, backgroundLimit);
                 Drain(_background.Reader, batch, operations, backgroundLimit);

@@ -86,7 +86,8 @@ public sealed class QueueProcessor(ILedgerStore store, LedgerWriter writer, Queu
             [
                 new ResolveInflight(action.TransactionId, action.Commit, action.PreciseAmount,
                     ids.New(IdGenerator.TransactionPrefix),
-                    $"{action.TransactionId}_{(action.Commit ? "commit" : "void")}_{action.ActionId}", Clock.Now(clock)),
+                    ResolveInflight.QueuedReference(action.TransactionId, action.Commit, action.ActionId),
+                    Clock.Now(clock)),
             ],
             InflightActionId = action.ActionId,
         }).ToList();

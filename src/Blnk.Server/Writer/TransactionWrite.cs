@@ -69,7 +69,12 @@ public sealed record PostTransaction(TransactionRecord Row, PostMode Mode) : Led
 /// here and everything else from the hold.
 /// </summary>
 public sealed record ResolveInflight(string HoldId, bool Commit, BigInteger? Amount, string TransactionId,
-    string Reference, DateTime CreatedAt) : LedgerOperation;
+    string Reference, DateTime CreatedAt) : LedgerOperation
+{
+    /// <summary>The reference of a commit or void made on the queued path (contract §5.1): one per action.</summary>
+    public static string QueuedReference(string holdId, bool commit, string actionId) =>
+        $"{holdId}_{(commit ? "commit" : "void")}_{actionId}";
+}
 
 /// <summary>How a unit of several operations is applied.</summary>
 public enum UnitPolicy

@@ -15,7 +15,10 @@ public enum InflightMode
     /// <summary><c>skip_queue</c>: applied now; the answer is the new APPLIED or VOID row.</summary>
     Synchronous,
 
-    /// <summary>Default: checked now, stored as a durable action, applied by the queue processor.</summary>
+    /// <summary>
+    /// Default: answered as queued. Applied now by the writer while it keeps up and nothing is pending for the
+    /// hold, else checked now, stored as a durable action and applied by the queue processor.
+    /// </summary>
     Queued,
 
     /// <summary>Decided and discarded: a preview.</summary>
@@ -54,7 +57,7 @@ public sealed class InflightService(ILedgerStore store, FamilyReader families, L
         }
         return mode == InflightMode.Queued
             ? await QueueAsync(legs, commit, requested, cancellationToken)
-            : await ApplyAsync(legs, commit, requested, mode == InflightMode.DryRun);
+            : await ApplyAsync(legs, commit, requested, mode);
     }
 
     /// <summary>
@@ -87,19 +90,33 @@ public sealed class InflightService(ILedgerStore store, FamilyReader families, L
         }
     }
 
+    /// <summary>
+    /// Applies the action through the writer; 503 when the writer's queue is full.
+    /// </summary>
     private async Task<InflightResult> ApplyAsync(IReadOnlyList<TransactionRecord> legs, bool commit,
-        BigInteger? requested, bool dryRun)
+        BigInteger? requested, InflightMode mode) =>
+        await TryApplyAsync(legs, commit, requested, mode)
+        ?? new InflightResult(null, TransactionService.Backpressure());
+
+    /// <summary>
+    /// Applies the action through the writer, or null when the writer's queue is full.
+    /// <see cref="InflightMode.Queued"/> answers as the queued path does: the hold marked queued, or the refusal its
+    /// checks would have given.
+    /// </summary>
+    private async Task<InflightResult?> TryApplyAsync(IReadOnlyList<TransactionRecord> legs, bool commit,
+        BigInteger? requested, InflightMode mode)
     {
+        var dryRun = mode == InflightMode.DryRun;
         var now = Clock.Now(clock);
         var unit = new WriteUnit
         {
             Operations = [.. legs.Select(leg => new ResolveInflight(leg.TransactionId, commit, requested,
-                ids.New(IdGenerator.TransactionPrefix), ids.New(IdGenerator.ReferencePrefix), now))],
+                ids.New(IdGenerator.TransactionPrefix), ReferenceOf(leg.TransactionId, commit, mode), now))],
             DryRun = dryRun,
         };
         if (!writer.TrySubmit(unit))
         {
-            return new InflightResult(null, TransactionService.Backpressure());
+            return null;
         }
         var outcome = await unit.Completion;
         if (dryRun)
@@ -109,19 +126,37 @@ public sealed class InflightService(ILedgerStore store, FamilyReader families, L
         if (outcome.FirstRejection is { } refusal)
         {
             var error = TransactionService.ToApiError(refusal);
-            return new InflightResult(null, error with { Message = $"error occurred during processing: [{error.Message}]" });
+            return new InflightResult(null, mode == InflightMode.Queued
+                ? error
+                : error with { Message = $"error occurred during processing: [{error.Message}]" });
         }
-        return new InflightResult(outcome.Operations[0].Row, null);
+        return mode == InflightMode.Queued
+            ? new InflightResult(legs[0], null, Queued: true)
+            : new InflightResult(outcome.Operations[0].Row, null);
     }
 
+    /// <summary>A commit or void answered as queued gets the reference a stored action would have given it.</summary>
+    private string ReferenceOf(string holdId, bool commit, InflightMode mode) => mode == InflightMode.Queued
+        ? ResolveInflight.QueuedReference(holdId, commit, ids.New(IdGenerator.ActionPrefix))
+        : ids.New(IdGenerator.ReferencePrefix);
+
     /// <summary>
-    /// Checks the request against the holds as they are now, then stores one action per hold; the unique
-    /// (hold, origin) index refuses a second pending request. The processor re-checks when it applies them.
+    /// While the writer keeps up and no request is pending for the holds, applies the action at once (decision 35):
+    /// a stored action would cost its own database transaction and a claim, and be applied a moment later anyway.
+    /// Otherwise (or when the writer's queue turns out full) checks the request against the holds as they are now,
+    /// then stores one action per hold; the unique (hold, origin) index refuses a second pending request. The
+    /// processor re-checks when it applies them.
     /// </summary>
     private async Task<InflightResult> QueueAsync(IReadOnlyList<TransactionRecord> legs, bool commit,
         BigInteger? requested, CancellationToken cancellationToken)
     {
-        var progress = await store.GetHoldProgressAsync([.. legs.Select(leg => leg.TransactionId)], cancellationToken);
+        var holdIds = legs.Select(leg => leg.TransactionId).ToList();
+        if (writer.KeepsUp && !await store.HasQueuedInflightRequestAsync(holdIds, cancellationToken)
+            && await TryApplyAsync(legs, commit, requested, InflightMode.Queued) is { } applied)
+        {
+            return applied;
+        }
+        var progress = await store.GetHoldProgressAsync(holdIds, cancellationToken);
         foreach (var leg in legs)
         {
             var hold = new Hold(leg, progress[leg.TransactionId].Committed, progress[leg.TransactionId].Voided);
