@@ -102,6 +102,9 @@ internal sealed class Ledger : IDisposable
     /// <summary>The body of <c>PUT /transactions/inflight/{id}</c> that commits the whole hold now.</summary>
     public static readonly byte[] CommitBody = """{"status":"commit","skip_queue":true}"""u8.ToArray();
 
+    /// <summary>A commit on Blnk 0.15's default, queued path (<c>--commits queued</c>).</summary>
+    public static readonly byte[] QueuedCommitBody = """{"status":"commit"}"""u8.ToArray();
+
     /// <summary>
     /// A <c>POST /transactions/bulk</c> body, <c>{"transactions":[…],"skip_queue":true}</c>, written with
     /// <see cref="Utf8JsonWriter"/>: each line an integer <c>precise_amount</c> with <c>precision</c> 100, the
@@ -136,8 +139,8 @@ internal sealed class Ledger : IDisposable
 
     /// <summary>
     /// Top-level fields of a JSON object answer, read with <see cref="Utf8JsonReader"/> (cheap enough for the hot
-    /// path): strings as their value, numbers as their raw text, anything else or absent as null; all null when
-    /// the body is not a JSON object.
+    /// path): strings as their value, numbers as their raw text, booleans as "true" or "false", anything else or
+    /// absent as null; all null when the body is not a JSON object.
     /// </summary>
     public static string?[] Fields(byte[] body, params ReadOnlySpan<string> names)
     {
@@ -167,6 +170,10 @@ internal sealed class Ledger : IDisposable
                 else if (index >= 0 && reader.TokenType == JsonTokenType.Number)
                 {
                     values[index] = Encoding.UTF8.GetString(reader.ValueSpan);
+                }
+                else if (index >= 0 && reader.TokenType is JsonTokenType.True or JsonTokenType.False)
+                {
+                    values[index] = reader.GetBoolean() ? "true" : "false";
                 }
                 reader.Skip();
             }

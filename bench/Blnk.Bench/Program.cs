@@ -30,7 +30,7 @@ static int Usage()
                    [--rate 5000 (W5 reads/s)] [--write-rate R (W5; default W2/2)]
                    [--queued 100000 (W6 transfers)] [--queued-rate R (W6; default W2's rate)]
                    [--balances 1000] [--verify-sample 5000] [--server-pid PID] [--pgbench-tps TPS]
-                   [--references sequential|uuid|uuid7]
+                   [--references sequential|uuid|uuid7] [--commits skip_queue|queued (W7)]
                Blnk.Bench prove --server-dll Blnk.Server.dll --storage NAME --data-source DNS --dir DIR --out FILE.json
                    [--two-processes] [--duration 15] [--concurrency 256] [--hot-debits 10000] [--verify-sample 5000]
                Blnk.Bench report --pgbench-tps TPS --out latest.json --chart-data latest.dat [--quick] PART.json...
@@ -61,8 +61,15 @@ static async Task<int> RunAsync(Args args)
             "uuid" => ReferenceKind.Uuid,
             "uuid7" => ReferenceKind.Uuid7,
             var other => throw new ArgumentException($"--references: '{other}' is not sequential, uuid or uuid7"),
+        },
+        QueuedCommits: args.String("commits", "skip_queue") switch
+        {
+            "skip_queue" => false,
+            "queued" => true,
+            var other => throw new ArgumentException($"--commits: '{other}' is not skip_queue or queued"),
         });
     var referencesName = options.References.ToString().ToLowerInvariant();
+    var commitsName = options.QueuedCommits ? "queued" : "skip_queue";
     var output = args.Optional("out");
     var pgbenchTps = args.Double("pgbench-tps", double.NaN);
     if (args.Unread().FirstOrDefault() is { } unknown)
@@ -83,7 +90,7 @@ static async Task<int> RunAsync(Args args)
         Console.WriteLine($"Blnk.Bench: load average before the run: {loadAverage} (other work on the machine moves the numbers)");
     }
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"Blnk.Bench: {url} ({options.Storage}), workloads {string.Join(',', options.Workloads)}, {options.Warmup.TotalSeconds:F0} s warm-up + {options.Duration.TotalSeconds:F0} s, {options.Concurrency} in flight, {options.Balances:N0} balances, {referencesName} references, {Environment.ProcessorCount} cores"));
+        $"Blnk.Bench: {url} ({options.Storage}), workloads {string.Join(',', options.Workloads)}, {options.Warmup.TotalSeconds:F0} s warm-up + {options.Duration.TotalSeconds:F0} s, {options.Concurrency} in flight, {options.Balances:N0} balances, {referencesName} references, {commitsName} commits, {Environment.ProcessorCount} cores"));
     var started = DateTimeOffset.UtcNow;
     var workloads = new Workloads(api, options);
     foreach (var workload in options.Workloads)
@@ -111,6 +118,7 @@ static async Task<int> RunAsync(Args args)
             json.WriteNumber("balances", options.Balances);
             json.WriteNumber("verify_sample", options.VerifySample);
             json.WriteString("references", referencesName);
+            json.WriteString("commits", commitsName);
             json.WriteEndObject();
         });
     }

@@ -20,7 +20,8 @@ internal sealed record RunOptions(
     int Balances,
     int VerifySample,
     int? ServerPid,
-    ReferenceKind References = ReferenceKind.Sequential);
+    ReferenceKind References = ReferenceKind.Sequential,
+    bool QueuedCommits = false);
 
 internal sealed class Workloads(Ledger api, RunOptions options)
 {
@@ -226,6 +227,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
             var commitFailures = 0L;
             var stuckCents = 0L;       // held, commit refused: still inflight
             var maybeStuckCents = 0L;  // held or committed without a clear answer: perhaps still inflight
+            var commitBody = options.QueuedCommits ? Ledger.QueuedCommitBody : Ledger.CommitBody;
             Func<Task<bool>> pair = async () =>
             {
                 var (source, destination) = Uniform();
@@ -252,12 +254,8 @@ internal sealed class Workloads(Ledger api, RunOptions options)
                 }
                 var holdId = holdFields[1]!;
                 var path = "/transactions/inflight/" + holdId;
-                var committed = await api.PutAsync(path, Ledger.CommitBody);
-                var commitFields = committed.Status == 200
-                    ? Ledger.Fields(committed.Body, "status", "parent_transaction", "precise_amount", "reference")
-                    : null;
-                if (commitFields is ["APPLIED", var parent, var amount, { Length: > 0 } commitReference] &&
-                    parent == holdId && amount == cents.ToString(CultureInfo.InvariantCulture))
+                var committed = await api.PutAsync(path, commitBody);
+                if (CommitReferenceOf(committed, holdId, cents) is { } commitReference)
                 {
                     book.Acknowledged(new Ack(sequence, reference, source, destination, cents, holdId,
                         commitReference));
@@ -274,7 +272,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
                     Interlocked.Add(ref stuckCents, cents);
                 }
                 Interlocked.Increment(ref commitFailures);
-                pairs.Fail($"PUT {path} {Encoding.UTF8.GetString(Ledger.CommitBody)} (hold {reference}, 201 {Encoding.UTF8.GetString(held.Body)})",
+                pairs.Fail($"PUT {path} {Encoding.UTF8.GetString(commitBody)} (hold {reference}, 201 {Encoding.UTF8.GetString(held.Body)})",
                     committed);
                 return false;
             };
@@ -293,10 +291,59 @@ internal sealed class Workloads(Ledger api, RunOptions options)
             result.Metrics["commit_failures"] = commitFailures;
             Late(result, timing);
             Tallied(result, pairs);
+            if (options.QueuedCommits)
+            {
+                await WaitForQueuedCommitsAsync(book, stuckCents + maybeStuckCents);
+            }
             await VerifyAsync(result, book, ack => PairStoredAsync(ack, book),
-                "holds INFLIGHT with their commit APPLIED as sent",
+                options.QueuedCommits
+                    ? "holds INFLIGHT as sent, their queued commits checked through the balances"
+                    : "holds INFLIGHT with their commit APPLIED as sent",
                 (states, world, problems) => InflightSettled(states, world, problems, stuckCents, maybeStuckCents));
         });
+    }
+
+    /// <summary>
+    /// The reference of the commit a W7 pair's PUT answered, or null when it is not the hold's commit in full. A
+    /// queued commit (<c>--commits queued</c>) answers the hold marked <c>"queued": true</c>, not the commit: its
+    /// reference is "" and the balances vouch for it.
+    /// </summary>
+    private string? CommitReferenceOf(Reply committed, string holdId, long cents)
+    {
+        if (committed.Status != 200)
+        {
+            return null;
+        }
+        var amount = cents.ToString(CultureInfo.InvariantCulture);
+        if (options.QueuedCommits)
+        {
+            return Ledger.Fields(committed.Body, "status", "transaction_id", "precise_amount", "queued")
+                is ["INFLIGHT", var id, var held, "true"] && id == holdId && held == amount ? "" : null;
+        }
+        return Ledger.Fields(committed.Body, "status", "parent_transaction", "precise_amount", "reference")
+            is ["APPLIED", var parent, var committedAmount, { Length: > 0 } reference]
+            && parent == holdId && committedAmount == amount ? reference : null;
+    }
+
+    /// <summary>
+    /// A queued commit may be applied after its answer: waits, up to 30 s, until the W7 balances hold no more than
+    /// the failed pairs can have left held, so that the checks after it see every commit.
+    /// </summary>
+    private async Task WaitForQueuedCommitsAsync(Book book, long leftHeldCents)
+    {
+        var deadline = Stopwatch.GetTimestamp() + 30 * Stopwatch.Frequency;
+        do
+        {
+            var held = new BigInteger[book.Ids.Length];
+            await Parallel.ForEachAsync(Enumerable.Range(0, book.Ids.Length), Parallel32, async (i, _) =>
+                held[i] = (await api.GetBalanceAsync("/balances/" + book.Ids[i])).InflightDebit ?? 0);
+            if (held.Aggregate(BigInteger.Zero, (sum, cents) => sum + cents) <= leftHeldCents)
+            {
+                return;
+            }
+            await Task.Delay(200);
+        }
+        while (Stopwatch.GetTimestamp() < deadline);
     }
 
     /// <summary>
@@ -355,6 +402,10 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         if (Ledger.Fields(hold.Body, "transaction_id") is [var id] && id != ack.HoldId)
         {
             return $"GET {holdPath} -> transaction_id {id}, the hold was created as {ack.HoldId}";
+        }
+        if (ack.CommitReference is "")
+        {
+            return null;
         }
         var commitPath = "/transactions/reference/" + ack.CommitReference;
         var commit = await api.GetAsync(commitPath);
