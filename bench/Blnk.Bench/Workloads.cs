@@ -386,7 +386,10 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         return $"inflight sums {debit}/{credit} = what the failed pairs left held";
     }
 
-    /// <summary>A W7 pair as stored: the hold INFLIGHT as sent, and its commit APPLIED with the hold as parent.</summary>
+    /// <summary>
+    /// A W7 pair as stored: the hold INFLIGHT as sent, and its commit APPLIED with the hold as parent (a queued
+    /// commit, whose reference its answer does not give, is checked through the balances instead).
+    /// </summary>
     private async Task<string?> PairStoredAsync(Ack ack, Book book)
     {
         var holdPath = "/transactions/reference/" + ack.Reference;
