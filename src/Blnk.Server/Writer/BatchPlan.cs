@@ -57,9 +57,16 @@ public sealed class BatchPlan(
     /// <summary>Whether a due entry that could have been handed off was left to a claim for want of room.</summary>
     public bool LeftToClaims { get; private set; }
 
+    /// <summary>
+    /// Whether this process may apply a queued row due at <paramref name="due"/> itself, with its accept or right
+    /// after it: it is due now and outside an atomic group (whose legs a claim takes together).
+    /// </summary>
+    private bool AppliesHere(WriteUnit unit, DateTime due) =>
+        handoff is not null && unit.QueueGroupId is null && due <= handoff.Now;
+
     /// <summary>Whether a queued row due at <paramref name="due"/> is applied in this batch, with no entry.</summary>
     internal bool AppliesWithAccept(WriteUnit unit, DateTime due) =>
-        handoff is { ApplyWithAccept: true } && unit.QueueGroupId is null && due <= handoff.Now;
+        handoff is { ApplyWithAccept: true } && AppliesHere(unit, due);
 
     /// <summary>
     /// Applies the queued rows the batch accepted to apply itself, after every unit of the batch and in the order
@@ -80,11 +87,11 @@ public sealed class BatchPlan(
     /// </summary>
     internal DateTime? HandOff(WriteUnit unit, DateTime due)
     {
-        if (handoff is null || unit.QueueGroupId is not null || due > handoff.Now)
+        if (!AppliesHere(unit, due))
         {
             return null;
         }
-        if (_handoffsPlanned >= handoff.Room)
+        if (_handoffsPlanned >= handoff!.Room)
         {
             LeftToClaims = true;
             return null;

@@ -63,6 +63,8 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
 
     private long _claimsCaughtUpTo;
 
+    private bool _keepsUp = true;
+
     // The first loop's pending waits on its channels (only that loop takes handed-off and background units).
     private Task<bool>? _requestsWait;
     private Task<bool>? _handoffsWait;
@@ -88,8 +90,6 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     /// next batch. A hint, read without a lock; nothing depends on it for correctness.
     /// </summary>
     public bool KeepsUp => Volatile.Read(ref _keepsUp);
-
-    private bool _keepsUp = true;
 
     private bool ClaimsBehind => Interlocked.Read(ref _leftToClaims) > Interlocked.Read(ref _claimsCaughtUpTo);
 
@@ -333,15 +333,22 @@ public sealed class LedgerWriter(ILedgerStore store, QueueSignal queueSignal, Wr
     private static Task<BatchReads> ReadLockedAsync(IWriteBatch dbBatch, List<WriteUnit> batch, DateTime now,
         bool applyWithAccept, CancellationToken cancellationToken)
     {
-        var operations = batch.SelectMany(unit => unit.Operations).ToList();
-        var references = operations.SelectMany(operation => operation switch
+        var references = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var operation in batch.SelectMany(unit => unit.Operations))
         {
-            PostTransaction { Mode: PostMode.Enqueue } post when applyWithAccept =>
-                [post.Row.Reference, QueuedTransactions.ChildReference(post.Row.Reference)],
-            PostTransaction post => [post.Row.Reference],
-            ResolveInflight resolve => [resolve.Reference],
-            _ => Array.Empty<string>(),
-        }).Distinct(StringComparer.Ordinal).ToList();
+            if (operation is PostTransaction post)
+            {
+                references.Add(post.Row.Reference);
+                if (applyWithAccept && post.Mode == PostMode.Enqueue)
+                {
+                    references.Add(QueuedTransactions.ChildReference(post.Row.Reference));
+                }
+            }
+            else if (operation is ResolveInflight resolve)
+            {
+                references.Add(resolve.Reference);
+            }
+        }
         return dbBatch.ReadAsync(new BatchReadRequest(PostedBalanceIds(batch), ResolvedHoldIds(batch), references,
             [.. batch.Select(unit => unit.QueueEntryId).OfType<string>()],
             [.. batch.Select(unit => unit.InflightActionId).OfType<string>()],
