@@ -334,10 +334,8 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         var deadline = Stopwatch.GetTimestamp() + 30 * Stopwatch.Frequency;
         do
         {
-            var held = new BigInteger[book.Ids.Length];
-            await Parallel.ForEachAsync(Enumerable.Range(0, book.Ids.Length), Parallel32, async (i, _) =>
-                held[i] = (await api.GetBalanceAsync("/balances/" + book.Ids[i])).InflightDebit ?? 0);
-            if (held.Aggregate(BigInteger.Zero, (sum, cents) => sum + cents) <= leftHeldCents)
+            var states = await BalanceStatesAsync(book);
+            if (states.Aggregate(BigInteger.Zero, (sum, state) => sum + (state.InflightDebit ?? 0)) <= leftHeldCents)
             {
                 return;
             }
@@ -635,6 +633,15 @@ internal sealed class Workloads(Ledger api, RunOptions options)
         return problem is null ? null : $"GET {path} -> {problem}";
     }
 
+    /// <summary>Every balance of the book as the server answers it now (not <c>@World</c>).</summary>
+    private async Task<BalanceState[]> BalanceStatesAsync(Book book)
+    {
+        var states = new BalanceState[book.Ids.Length];
+        await Parallel.ForEachAsync(Enumerable.Range(0, book.Ids.Length), Parallel32, async (i, _) =>
+            states[i] = await api.GetBalanceAsync("/balances/" + book.Ids[i]));
+        return states;
+    }
+
     /// <summary>
     /// The checks above with the per-transfer check as <c>stored</c> (a sampled acknowledgement against what the
     /// server stored: null when right), <c>storedWhat</c> naming it for the report, and <c>balances</c> adding
@@ -645,9 +652,7 @@ internal sealed class Workloads(Ledger api, RunOptions options)
     {
         var started = Stopwatch.GetTimestamp();
         var problems = new List<string>();
-        var states = new BalanceState[book.Ids.Length];
-        await Parallel.ForEachAsync(Enumerable.Range(0, book.Ids.Length), Parallel32, async (i, _) =>
-            states[i] = await api.GetBalanceAsync("/balances/" + book.Ids[i]));
+        var states = await BalanceStatesAsync(book);
         var world = await api.GetBalanceAsync("/balances/" + book.WorldId);
         foreach (var state in states.Append(world).Where(state => state.Balance != state.Credit - state.Debit))
         {
