@@ -32,6 +32,9 @@ internal sealed class Workloads(Ledger api, RunOptions options)
     private const int BulkConcurrency = 4;                   // W4: bulk requests in flight
     private static readonly ParallelOptions Parallel32 = new() { MaxDegreeOfParallelism = 32 };
     private readonly string _tag = Convert.ToHexString(Guid.NewGuid().ToByteArray()[..3]);
+
+    /// <summary>Books set up per workload so far: a workload named twice in a run gets a book of its own.</summary>
+    private readonly Dictionary<string, int> _setUps = [];
     private readonly List<WorkloadResult> _done = [];
 
     public IReadOnlyList<WorkloadResult> Done => _done;
@@ -74,6 +77,11 @@ internal sealed class Workloads(Ledger api, RunOptions options)
     {
         var code = workload.Replace("-DEBIT", "D", StringComparison.OrdinalIgnoreCase)
             .Replace("-CREDIT", "C", StringComparison.OrdinalIgnoreCase);
+        var repeat = _setUps[code] = _setUps.GetValueOrDefault(code) + 1;
+        if (repeat > 1)
+        {
+            code += string.Create(CultureInfo.InvariantCulture, $"R{repeat}");
+        }
         var started = Stopwatch.GetTimestamp();
         var book = await Book.CreateAsync(api, $"B{_tag}{code}", $"bench-{_tag}-{code}-", options.Balances,
             i => hot && i == 0 ? HotFundingCents : FundingCents, options.References);
