@@ -109,13 +109,26 @@ public abstract class SqlDialect : IAsyncDisposable
     public abstract string ClaimDueSql(string table, string key, string orderBy, string columns);
 
     /// <summary>
-    /// Like <c>ClaimDueSql</c> for rows matching <paramref name="pending"/>, ordered by <paramref name="key"/>,
-    /// but a row is only due when no earlier pending row <c>p</c> of the same entity exists
-    /// (<paramref name="sameEntityPending"/> relates <c>p</c> to the candidate <c>o</c>): per-entity order.
+    /// Like <c>ClaimDueSql</c> for the rows <paramref name="order"/> says are pending, but a row is only due when no
+    /// earlier pending row of one of its entities exists: per-entity order.
     /// </summary>
-    public string ClaimOrderedSql(string table, string key, string pending, string sameEntityPending, string columns) =>
-        ClaimDueSql(table, key, key, columns, $"{pending} AND NOT EXISTS (SELECT 1 FROM {table} p " +
-            $"WHERE p.{key} < o.{key} AND {sameEntityPending})");
+    /// <remarks>
+    /// Candidates are taken in the order of the table's pending index (<c>available_at</c>, then
+    /// <paramref name="key"/>), so both databases walk that partial index and stop at the limit. Ordered by the
+    /// key alone, both walked the primary key through the table's processed history: 26 ms a claim on PostgreSQL
+    /// and 16 ms on SQLite at 300,000 processed rows, growing with the history (docs/performance.md). Per-entity
+    /// order does not depend on this order: <see cref="NoEarlierPending"/> holds a row back whatever the order its
+    /// candidates are looked at in.
+    /// </remarks>
+    public string ClaimOrderedSql(string table, string key, EntityOrder order, string columns) =>
+        ClaimDueSql(table, key, $"o.available_at, o.{key}", columns,
+            $"{order.Pending} AND {NoEarlierPending(table, key, order)}");
+
+    /// <summary>
+    /// No row <c>p</c> of <paramref name="table"/> before the candidate <c>o</c> (by <paramref name="key"/>) is
+    /// pending with one of <c>o</c>'s entities (<paramref name="order"/>).
+    /// </summary>
+    public abstract string NoEarlierPending(string table, string key, EntityOrder order);
 
     /// <summary>The claim statement with an extra filter on candidate rows (aliased <c>o</c>).</summary>
     protected abstract string ClaimDueSql(string table, string key, string orderBy, string columns, string filter);

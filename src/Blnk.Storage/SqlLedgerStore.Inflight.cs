@@ -166,7 +166,7 @@ public partial class SqlLedgerStore
     public async Task<IReadOnlyList<InflightActionEntry>> ClaimInflightActionsAsync(int max, DateTime now,
         DateTime leaseUntil, CancellationToken cancellationToken)
     {
-        if (!await AnyDueAsync("inflight_actions", "1 = 1", now, cancellationToken))
+        if (!await AnyDueAsync(DueSql("inflight_actions", "1 = 1"), now, cancellationToken))
         {
             return [];
         }

@@ -56,19 +56,34 @@ public partial class SqlLedgerStore
     private const string LineageWorkColumns = "seq, transaction_id, lineage_type, source_balance_id, " +
         "destination_balance_id, provider, attempts";
 
-    private const string SameIdentityPending = "p.processed_at IS NULL AND (" +
-        "p.source_identity_id IN (o.source_identity_id, o.destination_identity_id) OR " +
-        "p.destination_identity_id IN (o.source_identity_id, o.destination_identity_id))";
+    private static readonly string[] LineageIdentityColumns = ["source_identity_id", "destination_identity_id"];
+
+    /// <summary>
+    /// An identity's rows are done in order: a row waits for every earlier unprocessed row that names one of its
+    /// identities, on either side (four equalities, which the partial indexes on the identity columns answer).
+    /// </summary>
+    private static readonly EntityOrder IdentityOrder = new("processed_at IS NULL", "p.processed_at IS NULL",
+    [
+        .. from earlier in LineageIdentityColumns
+        from candidate in LineageIdentityColumns
+        select $"p.{earlier} = o.{candidate}",
+    ]);
+
+    /// <summary>Whether lineage work is due (<see cref="AnyDueAsync"/>).</summary>
+    internal string DueLineageWorkSql => DueInOrderSql("lineage_outbox", IdentityOrder);
+
+    /// <summary>Leases due lineage work, in order per identity.</summary>
+    internal string ClaimLineageWorkSql =>
+        dialect.ClaimOrderedSql("lineage_outbox", "seq", IdentityOrder, LineageWorkColumns);
 
     public async Task<IReadOnlyList<PendingLineageWork>> ClaimLineageWorkAsync(int max, DateTime now,
         DateTime leaseUntil, CancellationToken cancellationToken)
     {
-        if (!await AnyDueAsync("lineage_outbox", "processed_at IS NULL", now, cancellationToken, SameIdentityPending))
+        if (!await AnyDueAsync(DueLineageWorkSql, now, cancellationToken))
         {
             return [];
         }
-        var work = await ClaimRowsAsync(dialect.ClaimOrderedSql("lineage_outbox", "seq", "processed_at IS NULL",
-                SameIdentityPending, LineageWorkColumns), max, now, leaseUntil,
+        var work = await ClaimRowsAsync(ClaimLineageWorkSql, max, now, leaseUntil,
             reader => new PendingLineageWork(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
                 reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
                 reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6)),

@@ -47,11 +47,18 @@ public partial class SqlLedgerStore
 
     private const string OutboxPending = "delivered_at IS NULL AND dead_at IS NULL";
 
-    /// <summary>An earlier delivery <c>p</c> to the same target about the same entity is still pending.</summary>
-    private const string SameEntityPending =
-        "p.target = o.target AND p.entity_key = o.entity_key AND p.delivered_at IS NULL AND p.dead_at IS NULL";
+    /// <summary>Deliveries go out in order per target and entity.</summary>
+    private static readonly EntityOrder DeliveryOrder = new(OutboxPending,
+        "p.delivered_at IS NULL AND p.dead_at IS NULL", ["p.target = o.target AND p.entity_key = o.entity_key"]);
 
     private const string OutboxColumns = "seq, event, payload, target, url, hook_id, attempts, created_at";
+
+    /// <summary>Whether a webhook delivery is due (<see cref="AnyDueAsync"/>).</summary>
+    internal string DueDeliveriesSql => DueInOrderSql("webhook_outbox", DeliveryOrder);
+
+    /// <summary>Leases due webhook deliveries, in order per target and entity.</summary>
+    internal string ClaimDeliveriesSql =>
+        dialect.ClaimOrderedSql("webhook_outbox", "seq", DeliveryOrder, OutboxColumns);
 
     public async Task AppendOutboxAsync(IReadOnlyList<OutboxEvent> events, DateTime now,
         CancellationToken cancellationToken)
@@ -85,12 +92,11 @@ public partial class SqlLedgerStore
     public async Task<IReadOnlyList<OutboxDelivery>> ClaimDeliveriesAsync(int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken)
     {
-        if (!await AnyDueAsync("webhook_outbox", OutboxPending, now, cancellationToken, SameEntityPending))
+        if (!await AnyDueAsync(DueDeliveriesSql, now, cancellationToken))
         {
             return [];
         }
-        var deliveries = await ClaimRowsAsync(dialect.ClaimOrderedSql("webhook_outbox", "seq", OutboxPending,
-                SameEntityPending, OutboxColumns), max, now, leaseUntil,
+        var deliveries = await ClaimRowsAsync(ClaimDeliveriesSql, max, now, leaseUntil,
             reader => new OutboxDelivery(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
                 reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
                 reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6), dialect.ReadTime(reader, 7)!.Value),
@@ -127,7 +133,7 @@ public partial class SqlLedgerStore
     /// The parameters of a claim statement: how many, now, the lease's end and its owners, once this process is seen
     /// to hold its leases (<see cref="SqlDialect.HoldLeasesAsync"/>).
     /// </summary>
-    private async Task AddClaimParametersAsync(DbCommand claim, int max, DateTime now, DateTime leaseUntil,
+    internal async Task AddClaimParametersAsync(DbCommand claim, int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken)
     {
         await dialect.HoldLeasesAsync(cancellationToken);
@@ -138,25 +144,44 @@ public partial class SqlLedgerStore
     }
 
     /// <summary>
-    /// Whether a work table has a row due now — a plain read, so an idle poller never takes SQLite's write lock
-    /// (which the writer needs) nor starts a writing transaction on PostgreSQL.
+    /// Whether <paramref name="dueSql"/> (<see cref="DueSql"/>, <see cref="DueInOrderSql"/>) finds a row due now:
+    /// a plain read, so an idle poller never takes SQLite's write lock (which the writer needs) nor starts a
+    /// writing transaction on PostgreSQL.
     /// </summary>
-    /// <remarks>
-    /// For a table claimed in order per entity (<see cref="SqlDialect.ClaimOrderedSql"/>), pass the same
-    /// <paramref name="sameEntityPending"/>: a row behind an earlier pending row of its entity is not due.
-    /// </remarks>
-    internal async Task<bool> AnyDueAsync(string table, string pending, DateTime now,
-        CancellationToken cancellationToken, string? sameEntityPending = null)
+    internal async Task<bool> AnyDueAsync(string dueSql, DateTime now, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        var inOrder = sameEntityPending is null ? ""
-            : $" AND NOT EXISTS (SELECT 1 FROM {table} p WHERE p.seq < o.seq AND {sameEntityPending})";
-        command.CommandText = $"SELECT 1 FROM {table} o WHERE {pending} AND o.available_at <= @now " +
-            $"AND {dialect.LeaseFreeToRead("o")}{inOrder} LIMIT 1";
+        command.CommandText = dueSql;
+        AddDueParameters(command, now);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    /// <summary>
+    /// The statement that finds a row of a work table due now (<paramref name="pending"/> unqualified).
+    /// </summary>
+    internal string DueSql(string table, string pending) =>
+        $"SELECT 1 FROM {table} o WHERE {pending} AND o.available_at <= @now AND {dialect.LeaseFreeToRead("o")} " +
+        "LIMIT 1";
+
+    /// <summary>
+    /// The statement that finds a row due now of a table claimed in order per entity
+    /// (<see cref="SqlDialect.ClaimOrderedSql"/>): a row behind an earlier pending row of its entity is not due.
+    /// </summary>
+    /// <remarks>
+    /// It looks at rows in the order of the pending index, as the claim does: without an order, PostgreSQL scanned
+    /// the table from its start, through the processed history, to the backlog after it.
+    /// </remarks>
+    internal string DueInOrderSql(string table, EntityOrder order) =>
+        $"SELECT 1 FROM {table} o WHERE {order.Pending} AND o.available_at <= @now " +
+        $"AND {dialect.LeaseFreeToRead("o")} AND {dialect.NoEarlierPending(table, "seq", order)} " +
+        "ORDER BY o.available_at, o.seq LIMIT 1";
+
+    /// <summary>The parameters of a <see cref="DueSql"/> or <see cref="DueInOrderSql"/> statement.</summary>
+    internal void AddDueParameters(DbCommand command, DateTime now)
+    {
         dialect.AddTime(command, "now", now);
         dialect.AddLeaseOwner(command);
-        return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
     public async Task RecordDeliveryAttemptsAsync(IReadOnlyList<DeliveryAttempt> attempts,

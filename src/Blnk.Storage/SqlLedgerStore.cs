@@ -298,7 +298,7 @@ public partial class SqlLedgerStore(SqlDialect dialect) : ILedgerStore
     public async Task<IReadOnlyList<ClaimedQueueEntry>> ClaimQueuedAsync(int max, DateTime now, DateTime leaseUntil,
         CancellationToken cancellationToken)
     {
-        if (!await AnyDueAsync("transaction_queue", "1 = 1", now, cancellationToken))
+        if (!await AnyDueAsync(DueSql("transaction_queue", "1 = 1"), now, cancellationToken))
         {
             return [];
         }
