@@ -10,9 +10,4 @@ namespace Blnk.Storage;
 /// <param name="SameEntity">
 /// Each way <c>p</c> can share an entity with <c>o</c>, as equalities an index answers.
 /// </param>
-/// <param name="Entities">
-/// The columns that name an entity, each entry one entity's (<c>GROUP BY</c>) columns, with an index of pending rows
-/// on them and then the key: the first pending row of each is the only one of its entity that can be due.
-/// </param>
-public sealed record EntityOrder(string Pending, string EarlierPending, IReadOnlyList<string> SameEntity,
-    IReadOnlyList<string> Entities);
+public sealed record EntityOrder(string Pending, string EarlierPending, IReadOnlyList<string> SameEntity);

@@ -113,42 +113,22 @@ public abstract class SqlDialect : IAsyncDisposable
     /// earlier pending row of one of its entities exists: per-entity order.
     /// </summary>
     /// <remarks>
-    /// The candidates are the entities' first pending rows (<see cref="NextInOrder"/>), oldest due first. Candidates
-    /// were once every row in key order, read from the start of the table: both databases walked the primary key
-    /// through the processed history, 26 ms a claim on PostgreSQL and 16 ms on SQLite at 300,000 processed rows
-    /// (docs/performance.md).
+    /// Candidates are taken in the order of the table's pending index (<c>available_at</c>, then
+    /// <paramref name="key"/>), so both databases walk that partial index and stop at the limit. Ordered by the
+    /// key alone, both walked the primary key through the table's processed history: 26 ms a claim on PostgreSQL
+    /// and 16 ms on SQLite at 300,000 processed rows, growing with the history (docs/performance.md). Per-entity
+    /// order does not depend on this order: <see cref="NoEarlierPending"/> holds a row back whatever the order its
+    /// candidates are looked at in.
     /// </remarks>
     public string ClaimOrderedSql(string table, string key, EntityOrder order, string columns) =>
         ClaimDueSql(table, key, $"o.available_at, o.{key}", columns,
-            $"{order.Pending} AND {NextInOrder(table, key, order)}");
-
-    /// <summary>
-    /// The candidate <c>o</c> is next for each of its entities: it is the first pending row of one of them (the
-    /// heads, one aggregate over the pending rows per entity column), and no earlier row is pending with any of
-    /// them (<see cref="NoEarlierPending"/>).
-    /// </summary>
-    /// <remarks>
-    /// The heads bound the candidates to one per entity, each looked up by its key. Without them every pending row
-    /// was a candidate checked against the earlier rows, so draining one entity's backlog of n rows cost n claims of
-    /// n checks. On PostgreSQL, whose statistics lag a queue's bursts, that became a plan comparing every candidate
-    /// with every pending row: 768 ms a claim at 1,879 rows of one identity, where lineage drained at 29 rows a
-    /// second; with the heads, 0.9 ms and 150 rows a second (docs/performance.md).
-    /// </remarks>
-    public static string NextInOrder(string table, string key, EntityOrder order) =>
-        $"o.{key} IN ({string.Join(" UNION ALL ", order.Entities.Select(entity =>
-            $"SELECT MIN(h.{key}) FROM {table} h WHERE {order.Pending} GROUP BY {entity}"))}) " +
-        $"AND {NoEarlierPending(table, key, order)}";
+            $"{order.Pending} AND {NoEarlierPending(table, key, order)}");
 
     /// <summary>
     /// No row <c>p</c> of <paramref name="table"/> before the candidate <c>o</c> (by <paramref name="key"/>) is
-    /// pending with one of <c>o</c>'s entities (<paramref name="order"/>): one <c>NOT EXISTS</c> per way to share an
-    /// entity, each a seek in the partial index on its column. Joined by <c>OR</c> in one <c>NOT EXISTS</c>, SQLite
-    /// walked every earlier row, processed or not: 113 ms a claim with 1,500 rows pending behind 2,000 processed
-    /// ones, where lineage drained at 19 rows a second (docs/performance.md).
+    /// pending with one of <c>o</c>'s entities (<paramref name="order"/>).
     /// </summary>
-    public static string NoEarlierPending(string table, string key, EntityOrder order) =>
-        string.Join(" AND ", order.SameEntity.Select(sameEntity => $"NOT EXISTS (SELECT 1 FROM {table} p " +
-            $"WHERE p.{key} < o.{key} AND {order.EarlierPending} AND {sameEntity})"));
+    public abstract string NoEarlierPending(string table, string key, EntityOrder order);
 
     /// <summary>The claim statement with an extra filter on candidate rows (aliased <c>o</c>).</summary>
     protected abstract string ClaimDueSql(string table, string key, string orderBy, string columns, string filter);

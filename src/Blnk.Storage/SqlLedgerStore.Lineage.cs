@@ -67,7 +67,7 @@ public partial class SqlLedgerStore
         .. from earlier in LineageIdentityColumns
         from candidate in LineageIdentityColumns
         select $"p.{earlier} = o.{candidate}",
-    ], LineageIdentityColumns);
+    ]);
 
     /// <summary>Whether lineage work is due (<see cref="AnyDueAsync"/>).</summary>
     internal string DueLineageWorkSql => DueInOrderSql("lineage_outbox", IdentityOrder);

@@ -49,8 +49,7 @@ public partial class SqlLedgerStore
 
     /// <summary>Deliveries go out in order per target and entity.</summary>
     private static readonly EntityOrder DeliveryOrder = new(OutboxPending,
-        "p.delivered_at IS NULL AND p.dead_at IS NULL", ["p.target = o.target AND p.entity_key = o.entity_key"],
-        ["target, entity_key"]);
+        "p.delivered_at IS NULL AND p.dead_at IS NULL", ["p.target = o.target AND p.entity_key = o.entity_key"]);
 
     private const string OutboxColumns = "seq, event, payload, target, url, hook_id, attempts, created_at";
 
@@ -170,12 +169,12 @@ public partial class SqlLedgerStore
     /// (<see cref="SqlDialect.ClaimOrderedSql"/>): a row behind an earlier pending row of its entity is not due.
     /// </summary>
     /// <remarks>
-    /// It looks at the same candidates as the claim, the entities' first pending rows. Before, it looked at every
-    /// row, and PostgreSQL scanned the table from its start, through the processed history, to the backlog after it.
+    /// It looks at rows in the order of the pending index, as the claim does: without an order, PostgreSQL scanned
+    /// the table from its start, through the processed history, to the backlog after it.
     /// </remarks>
     internal string DueInOrderSql(string table, EntityOrder order) =>
         $"SELECT 1 FROM {table} o WHERE {order.Pending} AND o.available_at <= @now " +
-        $"AND {dialect.LeaseFreeToRead("o")} AND {SqlDialect.NextInOrder(table, "seq", order)} " +
+        $"AND {dialect.LeaseFreeToRead("o")} AND {dialect.NoEarlierPending(table, "seq", order)} " +
         "ORDER BY o.available_at, o.seq LIMIT 1";
 
     /// <summary>The parameters of a <see cref="DueSql"/> or <see cref="DueInOrderSql"/> statement.</summary>
