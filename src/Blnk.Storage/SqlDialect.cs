@@ -25,6 +25,13 @@ public abstract class SqlDialect : IAsyncDisposable
     public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection,
         CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Starts the write transaction of a claim (<see cref="ClaimDueSql(string, string, string, string)"/>,
+    /// <see cref="ClaimOrderedSql"/>).
+    /// </summary>
+    public virtual ValueTask<DbTransaction> BeginClaimAsync(DbConnection connection,
+        CancellationToken cancellationToken) => BeginWriteAsync(connection, cancellationToken);
+
     /// <summary>Starts a read-only transaction: a consistent view that never blocks writers.</summary>
     public virtual async ValueTask<DbTransaction> BeginReadAsync(DbConnection connection,
         CancellationToken cancellationToken) => await connection.BeginTransactionAsync(cancellationToken);
@@ -126,9 +133,15 @@ public abstract class SqlDialect : IAsyncDisposable
 
     /// <summary>
     /// No row <c>p</c> of <paramref name="table"/> before the candidate <c>o</c> (by <paramref name="key"/>) is
-    /// pending with one of <c>o</c>'s entities (<paramref name="order"/>).
+    /// pending with one of <c>o</c>'s entities (<paramref name="order"/>): one <c>NOT EXISTS</c> per way to share an
+    /// entity, each a seek in the partial index on its column. Joined by <c>OR</c> in one <c>NOT EXISTS</c>, SQLite
+    /// walked every earlier row, processed or not: 113 ms a claim with 1,500 rows pending behind 2,000 processed
+    /// ones, where lineage drained at 19 rows a second; and PostgreSQL probed four bitmap indexes per candidate
+    /// (docs/performance.md).
     /// </summary>
-    public abstract string NoEarlierPending(string table, string key, EntityOrder order);
+    public static string NoEarlierPending(string table, string key, EntityOrder order) =>
+        string.Join(" AND ", order.SameEntity.Select(sameEntity => $"NOT EXISTS (SELECT 1 FROM {table} p " +
+            $"WHERE p.{key} < o.{key} AND {order.EarlierPending} AND {sameEntity})"));
 
     /// <summary>The claim statement with an extra filter on candidate rows (aliased <c>o</c>).</summary>
     protected abstract string ClaimDueSql(string table, string key, string orderBy, string columns, string filter);

@@ -112,7 +112,7 @@ public partial class SqlLedgerStore
         Func<DbDataReader, T> read, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
-        await using var dbTransaction = await dialect.BeginWriteAsync(connection, cancellationToken);
+        await using var dbTransaction = await dialect.BeginClaimAsync(connection, cancellationToken);
         var rows = new List<T>();
         await using (var claim = connection.CreateCommand())
         {
@@ -174,7 +174,7 @@ public partial class SqlLedgerStore
     /// </remarks>
     internal string DueInOrderSql(string table, EntityOrder order) =>
         $"SELECT 1 FROM {table} o WHERE {order.Pending} AND o.available_at <= @now " +
-        $"AND {dialect.LeaseFreeToRead("o")} AND {dialect.NoEarlierPending(table, "seq", order)} " +
+        $"AND {dialect.LeaseFreeToRead("o")} AND {SqlDialect.NoEarlierPending(table, "seq", order)} " +
         "ORDER BY o.available_at, o.seq LIMIT 1";
 
     /// <summary>The parameters of a <see cref="DueSql"/> or <see cref="DueInOrderSql"/> statement.</summary>

@@ -137,17 +137,6 @@ public sealed class SqliteDialect : SqlDialect
     public override string ClaimDueSql(string table, string key, string orderBy, string columns) =>
         ClaimDueSql(table, key, orderBy, columns, "1 = 1");
 
-    /// <summary>
-    /// One <c>NOT EXISTS</c> per way to share an entity, so that each is one seek in the partial index on its entity
-    /// column: 0.6 ms a lineage claim with 1,500 rows pending behind 300,000 processed ones. In one <c>NOT EXISTS</c>
-    /// joined by <c>OR</c>, SQLite walked every earlier row by <paramref name="key"/>, processed or not, for every
-    /// candidate: 113 ms a claim with 1,500 rows pending behind 2,000 processed ones, where lineage drained at 19
-    /// rows a second (docs/performance.md).
-    /// </summary>
-    public override string NoEarlierPending(string table, string key, EntityOrder order) =>
-        string.Join(" AND ", order.SameEntity.Select(sameEntity => $"NOT EXISTS (SELECT 1 FROM {table} p " +
-            $"WHERE p.{key} < o.{key} AND {order.EarlierPending} AND {sameEntity})"));
-
     /// <summary>One SQLite file belongs to one server process: a lease another owner took is a dead process's.</summary>
     public override string LeaseFree(string alias) =>
         $"({alias}.lease_until <= @now OR {alias}.lease_owner <> @owner)";
