@@ -128,8 +128,14 @@ public abstract class SqlDialect : IAsyncDisposable
     /// candidates are looked at in.
     /// </remarks>
     public string ClaimOrderedSql(string table, string key, EntityOrder order, string columns) =>
-        ClaimDueSql(table, key, $"o.available_at, o.{key}", columns,
-            $"{order.Pending} AND {NoEarlierPending(table, key, order)}");
+        ClaimDueSql(table, key, PendingIndexOrder(key), columns, NextInOrder(table, key, order));
+
+    /// <summary>The order of a table's partial index of pending rows (<c>available_at</c>, then the key).</summary>
+    public static string PendingIndexOrder(string key) => $"o.available_at, o.{key}";
+
+    /// <summary>The candidate <c>o</c> is pending and next for each of its entities.</summary>
+    public static string NextInOrder(string table, string key, EntityOrder order) =>
+        $"{order.Pending} AND {NoEarlierPending(table, key, order)}";
 
     /// <summary>
     /// No row <c>p</c> of <paramref name="table"/> before the candidate <c>o</c> (by <paramref name="key"/>) is

@@ -158,11 +158,12 @@ public partial class SqlLedgerStore
     }
 
     /// <summary>
-    /// The statement that finds a row of a work table due now (<paramref name="pending"/> unqualified).
+    /// The statement that finds a row of a work table due now (<paramref name="pending"/> unqualified), looking at
+    /// rows in <paramref name="orderBy"/> when given.
     /// </summary>
-    internal string DueSql(string table, string pending) =>
-        $"SELECT 1 FROM {table} o WHERE {pending} AND o.available_at <= @now AND {dialect.LeaseFreeToRead("o")} " +
-        "LIMIT 1";
+    internal string DueSql(string table, string pending, string? orderBy = null) =>
+        $"SELECT 1 FROM {table} o WHERE {pending} AND o.available_at <= @now AND {dialect.LeaseFreeToRead("o")}" +
+        (orderBy is null ? "" : $" ORDER BY {orderBy}") + " LIMIT 1";
 
     /// <summary>
     /// The statement that finds a row due now of a table claimed in order per entity
@@ -173,9 +174,7 @@ public partial class SqlLedgerStore
     /// the table from its start, through the processed history, to the backlog after it.
     /// </remarks>
     internal string DueInOrderSql(string table, EntityOrder order) =>
-        $"SELECT 1 FROM {table} o WHERE {order.Pending} AND o.available_at <= @now " +
-        $"AND {dialect.LeaseFreeToRead("o")} AND {SqlDialect.NoEarlierPending(table, "seq", order)} " +
-        "ORDER BY o.available_at, o.seq LIMIT 1";
+        DueSql(table, SqlDialect.NextInOrder(table, "seq", order), SqlDialect.PendingIndexOrder("seq"));
 
     /// <summary>The parameters of a <see cref="DueSql"/> or <see cref="DueInOrderSql"/> statement.</summary>
     internal void AddDueParameters(DbCommand command, DateTime now)
